@@ -1,0 +1,48 @@
+"""Exception hierarchy.
+
+Every error delayprop raises on purpose derives from :class:`DelaypropError` and, where one
+fits, from the matching builtin, so ``except ValueError`` keeps working for callers who do
+not know delayprop. Messages say what went wrong, where, what was received against what was
+expected, and how to fix it.
+"""
+
+__all__ = [
+    "DelaypropError", "ModelDefinitionError", "CodeGenerationError", "BuildError",
+    "ConfigError", "DataError", "TapeOverflowError", "StateError", "ExportError",
+]
+
+
+class DelaypropError(Exception):
+    """Base class of every error raised by delayprop on purpose."""
+
+
+class ModelDefinitionError(DelaypropError, ValueError):
+    """A model definition (params, vars, code strings) is invalid."""
+
+
+class CodeGenerationError(DelaypropError, ValueError):
+    """A network cannot be turned into code (inconsistent populations, groups, sizes)."""
+
+
+class BuildError(DelaypropError, RuntimeError):
+    """The system compiler failed on generated code; the message maps errors to model lines."""
+
+
+class ConfigError(DelaypropError, ValueError):
+    """A configuration value or option is out of range or inconsistent."""
+
+
+class DataError(DelaypropError, ValueError):
+    """Input data is missing, malformed or inconsistent."""
+
+
+class TapeOverflowError(DelaypropError, RuntimeError):
+    """The spike tape of the forward pass is too small for the spikes a population emitted."""
+
+
+class StateError(DelaypropError, RuntimeError):
+    """An object was used in the wrong lifecycle state (e.g. run before load)."""
+
+
+class ExportError(DelaypropError, ValueError):
+    """A network cannot be exported to the requested target."""
