@@ -14,14 +14,19 @@ in step ``k + 1 + d``; LIF: ``V <- alpha V + (1 - alpha) Isyn`` with
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from delayprop.errors import ConfigError
+from delayprop.errors import ConfigError, DataError
 
-__all__ = ["NEURON_KINDS", "NeuronGroup", "Projection", "NetworkGraph"]
+__all__ = ["NEURON_KINDS", "NeuronGroup", "Projection", "NetworkGraph", "save_graph",
+           "load_graph"]
 
 #: ``spike_source``: emits given spikes; ``graded_input``: emits a value per step (zero = no
 #: event), synapses add ``weight * value``; ``lif``: leaky integrate-and-fire;
@@ -164,3 +169,51 @@ class NetworkGraph:
 
     def outgoing(self, name: str) -> list[Projection]:
         return [p for p in self.projections if p.source == name]
+
+
+_GRAPH_FORMAT = "delayprop.NetworkGraph/1"
+_ARRAYS = ("pre", "post", "weight", "delay")
+
+
+def save_graph(path: str | os.PathLike, graph: NetworkGraph) -> Path:
+    """Write ``graph`` to an ``.npz`` file atomically (a killed write leaves no file).
+
+    Metadata (populations, projection scalars, dt) is stored as JSON under ``meta``;
+    the synapse lists as ``<projection>/<pre|post|weight|delay>``.
+    """
+    path = Path(path)
+    meta = {"format": _GRAPH_FORMAT, "dt": graph.dt,
+            "populations": [asdict(p) for p in graph.populations],
+            "projections": [{"name": p.name, "source": p.source, "target": p.target,
+                             "max_delay": int(p.max_delay), "tau_syn": float(p.tau_syn)}
+                            for p in graph.projections]}
+    arrays = {f"{p.name}/{key}": getattr(p, key) for p in graph.projections for key in _ARRAYS}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def load_graph(path: str | os.PathLike) -> NetworkGraph:
+    """Read a graph written by :func:`save_graph`."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != _GRAPH_FORMAT:
+                raise DataError(f"{path}: not a delayprop network graph "
+                                f"(format {meta.get('format')!r}, expected {_GRAPH_FORMAT!r})")
+            projections = [Projection(**p, **{k: data[f"{p['name']}/{k}"] for k in _ARRAYS})
+                           for p in meta["projections"]]
+    except (KeyError, ValueError, OSError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{path}: cannot read network graph: {err}") from err
+    populations = [NeuronGroup(**p) for p in meta["populations"]]
+    return NetworkGraph(populations, projections, dt=meta["dt"])

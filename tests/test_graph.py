@@ -47,3 +47,25 @@ def test_input_cannot_be_target():
 def test_lif_needs_tau():
     with pytest.raises(ConfigError, match="tau_mem must be > 0"):
         NeuronGroup("h", 3, "lif", v_thresh=1.0)
+
+
+def test_save_load_round_trip(tmp_path):
+    g = NetworkGraph(_pops(), (_proj(),), dt=0.5)
+    path = tmp_path / "g.npz"
+    from delayprop.graph import load_graph, save_graph
+    save_graph(path, g)
+    back = load_graph(path)
+    assert back.dt == 0.5 and back.populations == g.populations
+    p, q = g.projections[0], back.projections[0]
+    for key in ("pre", "post", "weight", "delay"):
+        np.testing.assert_array_equal(getattr(p, key), getattr(q, key))
+    assert (q.max_delay, q.tau_syn, q.source, q.target) == (4, 5.0, "in", "hid")
+    assert list(tmp_path.iterdir()) == [path]          # no temporary left behind
+
+
+def test_load_graph_rejects_other_npz(tmp_path):
+    from delayprop.errors import DataError
+    from delayprop.graph import load_graph
+    np.savez(tmp_path / "x.npz", a=np.zeros(3))
+    with pytest.raises(DataError, match="cannot read network graph"):
+        load_graph(tmp_path / "x.npz")
