@@ -1,0 +1,276 @@
+"""Populations, synapse groups, current sources and their variables (see model.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from delayprop.compile import connectivity as conn
+from delayprop.compile.spec import SynapseMatrixType
+from delayprop.errors import ConfigError
+from delayprop.genn_models.spec import PostsynapticModel, WeightUpdateModel
+
+__all__ = ["init_weight_update", "init_postsynaptic", "WeightUpdateInit", "PostsynapticInit",
+           "Variable", "Population", "SynapseGroup", "CurrentSource", "broadcast"]
+
+
+@dataclass(frozen=True)
+class WeightUpdateInit:
+    model: WeightUpdateModel
+    params: Mapping[str, float] = field(default_factory=dict)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    pre_var_refs: Mapping[str, str] = field(default_factory=dict)
+    post_var_refs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostsynapticInit:
+    model: PostsynapticModel
+    params: Mapping[str, float] = field(default_factory=dict)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    var_refs: Mapping[str, str] = field(default_factory=dict)
+
+
+def init_weight_update(snippet: WeightUpdateModel, params=None, vars=None, pre_var_refs=None,
+                       post_var_refs=None) -> WeightUpdateInit:
+    """Weight update model with its parameter values and variable initial values
+    (PyGeNN's ``init_weight_update``). Variable references map a name used in the code
+    (e.g. ``x_pre``) to a variable of the source/target population (default: the name
+    without its ``_pre``/``_post`` suffix)."""
+    if not isinstance(snippet, WeightUpdateModel):
+        raise ConfigError(f"init_weight_update takes a WeightUpdateModel, got "
+                          f"{type(snippet).__name__}")
+    return WeightUpdateInit(snippet, dict(params or {}), dict(vars or {}),
+                            dict(pre_var_refs or {}), dict(post_var_refs or {}))
+
+
+def init_postsynaptic(snippet: PostsynapticModel, params=None, vars=None,
+                      var_refs=None) -> PostsynapticInit:
+    """Postsynaptic model with its parameter values (PyGeNN's ``init_postsynaptic``)."""
+    if not isinstance(snippet, PostsynapticModel):
+        raise ConfigError(f"init_postsynaptic takes a PostsynapticModel, got "
+                          f"{type(snippet).__name__}")
+    return PostsynapticInit(snippet, dict(params or {}), dict(vars or {}),
+                            dict(var_refs or {}))
+
+
+class Variable:
+    """A state variable or extra global parameter of a population or group.
+
+    ``view`` is the live numpy array (no copy; on CUDA call ``pull_from_device`` first and
+    ``push_to_device`` after writing); ``values`` is a copy, in synapse order for SPARSE
+    groups (sorted by presynaptic, then postsynaptic index).
+    """
+
+    def __init__(self, owner: "_Owner", name: str, array_name: str):
+        self._owner, self.name, self._array = owner, name, array_name
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._owner._model._runtime_or_raise().arrays[self._array]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._owner._to_user_order(self.name, self.view).copy()
+
+    @values.setter
+    def values(self, new) -> None:
+        self._owner._set_current(self.name, new)
+
+    def set_init_values(self, values) -> None:
+        """Set the initial values (before or after :meth:`Model.load`)."""
+        self._owner._set_init(self.name, values)
+
+    def push_to_device(self) -> None:
+        self._owner._model._runtime_or_raise().push(self._array)
+
+    def pull_from_device(self) -> None:
+        self._owner._model._runtime_or_raise().pull(self._array)
+
+
+class _Owner:
+    """Common bookkeeping of populations, synapse groups and current sources."""
+    _model: "Model"
+    name: str
+
+    def _array_name(self, var: str) -> str:
+        return f"{self.name}_{var}"
+
+    def _to_user_order(self, var: str, array: np.ndarray) -> np.ndarray:
+        return array
+
+
+class Population(_Owner):
+    """A neuron population (see :meth:`Model.add_neuron_population`)."""
+
+    def __init__(self, model, name, size, neuron, params, vars_):
+        self._model, self.name, self.size, self.model = model, name, int(size), neuron
+        self.params = dict(params or {})
+        self._init = dict(vars_ or {})
+        self._egp_values: dict[str, np.ndarray] = {}
+        unknown = set(self._init) - set(neuron.var_names)
+        if unknown:
+            raise ConfigError(f"population '{name}': model '{neuron.name}' has no variables "
+                              f"{sorted(unknown)}; it has {list(neuron.var_names)}")
+        self.spike_recording_enabled = False
+        self.vars = {v: Variable(self, v, f"{name}_{v}") for v in neuron.var_names}
+        self.extra_global_params = {e[0]: _EGP(self, e[0]) for e in neuron.extra_global_params}
+
+    def _set_init(self, var, values):
+        self._init[var] = values
+        rt = self._model._runtime
+        if rt is not None:
+            init = broadcast(values, rt.arrays[f"{self.name}_{var}_init"].shape,
+                              f"population '{self.name}' variable '{var}'")
+            rt.arrays[f"{self.name}_{var}_init"][...] = init
+            rt.arrays[f"{self.name}_{var}"][...] = init
+            rt.push(f"{self.name}_{var}_init", f"{self.name}_{var}")
+
+    def _set_current(self, var, values):
+        rt = self._model._runtime_or_raise()
+        arr = rt.arrays[f"{self.name}_{var}"]
+        arr[...] = broadcast(values, arr.shape, f"population '{self.name}' variable '{var}'")
+        rt.push(f"{self.name}_{var}")
+
+    @property
+    def spike_recording_data(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Spikes since load, reinitialise or the last pull: per batch instance
+        ``(times in ms, ids)``, sorted by time then id."""
+        return self._model._recorded_spikes(self)
+
+
+class _EGP:
+    """An extra global parameter (PyGeNN's ``extra_global_params[name]``)."""
+
+    def __init__(self, owner, name):
+        self._owner, self.name = owner, name
+
+    def set_init_values(self, values) -> None:
+        values = np.ascontiguousarray(values)
+        self._owner._egp_values[self.name] = values
+        rt = self._owner._model._runtime
+        if rt is not None:
+            rt.replace(f"{self._owner.name}_{self.name}", values)
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._owner._model._runtime_or_raise().arrays[f"{self._owner.name}_{self.name}"]
+
+    def push_to_device(self) -> None:
+        self._owner._model._runtime_or_raise().push(f"{self._owner.name}_{self.name}")
+
+
+class SynapseGroup(_Owner):
+    """A synapse population (see :meth:`Model.add_synapse_population`)."""
+
+    def __init__(self, model, name, matrix_type, source, target, wu, ps, max_delay):
+        self._model, self.name = model, name
+        self.matrix_type = SynapseMatrixType.parse(matrix_type)
+        self.source, self.target = source, target
+        self.wu, self.ps = wu, ps
+        self.max_dendritic_delay_timesteps = int(max_delay)
+        self._conn: conn.Ragged | None = None
+        unknown = set(wu.vars) - set(wu.model.var_names)
+        if unknown:
+            raise ConfigError(f"synapse group '{name}': model '{wu.model.name}' has no "
+                              f"variables {sorted(unknown)}; it has {list(wu.model.var_names)}")
+        self._init = dict(wu.vars)
+        self._ps_init = dict(ps.vars)
+        self.vars = {v: Variable(self, v, f"{name}_{v}") for v in wu.model.var_names}
+        self.psm_vars = {v: Variable(self, v, f"{name}_{v}") for v in ps.model.var_names}
+        self.extra_global_params = {e[0]: _EGP(self, e[0])
+                                    for e in wu.model.extra_global_params}
+        self._egp_values: dict[str, np.ndarray] = {}
+
+    # connectivity -----------------------------------------------------------
+    def set_sparse_connections(self, pre_indices, post_indices) -> None:
+        """Set the synapses of a SPARSE group as parallel index lists (PyGeNN's name)."""
+        if self.matrix_type is not SynapseMatrixType.SPARSE:
+            raise ConfigError(f"synapse group '{self.name}' is DENSE; set_sparse_connections "
+                              f"is for SPARSE groups")
+        self._conn = conn.Ragged.from_lists(pre_indices, post_indices, self.source.size,
+                                            self.target.size, self.name)
+        if self._model._runtime is not None:
+            self._model._upload_connectivity(self)
+
+    def set_connectivity(self, pre_indices, post_indices, **var_values) -> None:
+        """Rewire a loaded SPARSE group: new synapse lists and their variable values.
+
+        Arrays are rewritten (reallocated when the longest row grows) and uploaded; the
+        compiled code is not rebuilt.
+        """
+        for var in var_values:
+            if var not in self.wu.model.var_names:
+                raise ConfigError(f"synapse group '{self.name}' has no variable '{var}'")
+        self._init.update(var_values)
+        self.set_sparse_connections(pre_indices, post_indices)
+
+    def get_sparse_pre_inds(self) -> np.ndarray:
+        return self._connectivity().pre.copy()
+
+    def get_sparse_post_inds(self) -> np.ndarray:
+        return self._connectivity().post.copy()
+
+    def _connectivity(self) -> conn.Ragged:
+        if self._conn is None:
+            raise ConfigError(f"synapse group '{self.name}' is SPARSE but has no synapses; "
+                              f"call set_sparse_connections(pre, post) first")
+        return self._conn
+
+    @property
+    def num_synapses(self) -> int:
+        if self.matrix_type is SynapseMatrixType.DENSE:
+            return self.source.size * self.target.size
+        return len(self._connectivity().pre)
+
+    def _to_user_order(self, var, array):
+        if var in self.psm_vars:
+            return array
+        if self.matrix_type is SynapseMatrixType.SPARSE:
+            return self._connectivity().gather(array)
+        return array
+
+    def _set_init(self, var, values):
+        if var in self.psm_vars:
+            self._ps_init[var] = values
+        else:
+            self._init[var] = values
+        if self._model._runtime is not None:
+            self._model._upload_group_vars(self, only=var)
+
+    def _set_current(self, var, values):
+        self._set_init(var, values)
+
+
+class CurrentSource(_Owner):
+    def __init__(self, model, name, cs_model, pop, params, vars_):
+        self._model, self.name, self.model, self.target = model, name, cs_model, pop
+        self.params = dict(params or {})
+        self._init = dict(vars_ or {})
+        self.vars = {v: Variable(self, v, f"{name}_{v}") for v in cs_model.var_names}
+        self.extra_global_params = {e[0]: _EGP(self, e[0])
+                                    for e in cs_model.extra_global_params}
+        self._egp_values: dict[str, np.ndarray] = {}
+
+    def _set_init(self, var, values):
+        self._init[var] = values
+        rt = self._model._runtime
+        if rt is not None:
+            arr = rt.arrays[f"{self.name}_{var}"]
+            arr[...] = broadcast(values, arr.shape, f"current source '{self.name}' '{var}'")
+            rt.push(f"{self.name}_{var}")
+
+    _set_current = _set_init
+
+
+def broadcast(values, shape, what) -> np.ndarray:
+    """``values`` broadcast to ``shape`` (ConfigError naming ``what`` otherwise)."""
+    arr = np.asarray(values)
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        # [n] given for a [batch, n] array broadcasts; anything else is an error
+        raise ConfigError(f"{what}: got values of shape {arr.shape}, expected a scalar or an "
+                          f"array broadcastable to {shape}") from None
+

@@ -1,0 +1,247 @@
+"""CPU backend: one C++ file, OpenMP across batch instances.
+
+Each thread takes whole batch instances and runs all their steps (forward, and backward in
+training) before taking the next, so an instance's state stays in that core's cache and
+instances never share a write (gradients go to one buffer per thread, summed afterwards).
+"""
+from __future__ import annotations
+
+from delayprop.compile.backends import _common as common
+from delayprop.compile.lower import Lowerer, _indent, taped_populations
+from delayprop.compile.spec import NetworkSpec
+
+__all__ = ["CpuOps", "render_cpu", "SOURCE_NAME"]
+
+SOURCE_NAME = "delayprop_model.cpp"
+
+
+class CpuOps:
+    """Within one instance everything is sequential: no atomics needed."""
+
+    def add(self, target: str, value: str) -> str:
+        return f"{target} += {value};"
+
+    def append(self, counter: str, index_var: str) -> str:
+        return f"const uint32_t {index_var} = {counter}++;"
+
+    def set_bit(self, word: str, bit: str) -> str:
+        return f"{word} |= (1u << ({bit}));"
+
+
+def _block(title: str, prologue: list[str], body: str) -> str:
+    return f"{{   // {title}\n" + _indent("\n".join(prologue) + "\n" + body) + "}\n"
+
+
+def _synapse_phase(low: Lowerer) -> str:
+    parts = []
+    for sg in low.spec.synapse_groups:
+        src = low.spec.population(sg.source)
+        prologue = low.group_pointers(sg)
+        prologue += [f"const uint32_t dp_wslot = (uint32_t)(k % {sg.max_dendritic_delay_timesteps});",
+                     f"const uint32_t* const dp_spk = dp.{src.name}_spk + (size_t)b * {max(src.size, 1)};",
+                     f"const uint32_t dp_spkCnt = dp.{src.name}_spkCnt[b];"]
+        prologue += _ref_pointers(low, sg)
+        loop = ("for (uint32_t dp_i = 0; dp_i < dp_spkCnt; dp_i++) {\n"
+                "    const uint32_t id_pre = dp_spk[dp_i];\n"
+                + _indent(low.synapse_row_loop(sg, low.synapse_body(sg))) + "}\n")
+        parts.append(_block(f"synapse group '{sg.name}' ({sg.wu_model.name})", prologue, loop))
+    return "".join(parts)
+
+
+def _ref_pointers(low: Lowerer, sg) -> list[str]:
+    """Pointers to the source/target variables the weight update model references."""
+    from delayprop.compile.lower import _default_ref
+    lines = []
+    for refs, bound, pop_name in ((sg.wu_model.pre_neuron_var_refs, sg.pre_var_refs, sg.source),
+                                  (sg.wu_model.post_neuron_var_refs, sg.post_var_refs,
+                                   sg.target)):
+        pop = low.spec.population(pop_name)
+        binding = dict(bound)
+        for ref, _ in refs:
+            var = pop.model.var(binding.get(ref) or _default_ref(ref, pop))
+            ctype = low.scalar if var.type == "scalar" else var.type
+            line = (f"const {ctype}* const {pop.name}_{var.name} = dp.{pop.name}_{var.name} "
+                    f"+ (size_t)b * {pop.size};")
+            if line not in lines:
+                lines.append(line)
+    return lines
+
+
+def _neuron_phase(low: Lowerer) -> str:
+    parts = []
+    for pop in low.spec.populations:
+        prologue = common.neuron_phase_prologue(low, pop)
+        prologue += [f"const uint32_t num_neurons = {pop.size};"]
+        if pop.model.spikes:
+            prologue.append(f"{pop.name}_spkCnt[0] = 0;")
+        loop = ("for (uint32_t id = 0; id < num_neurons; id++) {\n"
+                + _indent(low.neuron_body(pop)) + "}\n")
+        parts.append(_block(f"population '{pop.name}' ({pop.model.name})", prologue, loop))
+    return "".join(parts)
+
+
+def _backward_synapse_phase(low: Lowerer) -> str:
+    parts = []
+    for sg in low.spec.synapse_groups:
+        if sg.adjoint is None:
+            continue
+        src, tgt = low.spec.population(sg.source), low.spec.population(sg.target)
+        prologue = low.group_pointers(sg, thread="dp_thread") + low.tape_pointers(src)
+        prologue += [ln for ln in low.population_pointers(tgt, adjoint=True)
+                     if "_ring_" in ln]
+        if src.adjoint is not None:
+            prologue.append(f"{low.scalar}* const {src.name}_RevISyn = "
+                            f"dp.{src.name}_RevISyn + (size_t)b * {src.size};")
+        loop = (f"for (uint32_t dp_e = {src.name}_tapeStart[n]; dp_e < {src.name}_tapeStart[n + 1]; dp_e++) {{\n"
+                f"    const uint32_t id_pre = {src.name}_tapeId[dp_e];\n"
+                + _indent(low.synapse_row_loop(sg, low.backward_synapse_body(sg))) + "}\n")
+        parts.append(_block(f"adjoint of synapse group '{sg.name}' ({sg.adjoint.name})",
+                            prologue, loop))
+    return "".join(parts)
+
+
+def _backward_neuron_phase(low: Lowerer) -> str:
+    parts = []
+    taped = taped_populations(low.spec)
+    for pop in low.spec.populations:
+        if pop.adjoint is None:
+            continue
+        prologue = low.population_pointers(pop, adjoint=True)
+        prologue.append(f"const uint32_t num_neurons = {pop.size};")
+        body = ""
+        if pop.name in taped and pop.adjoint.jump_code.strip():
+            body += (f"for (uint32_t dp_e = {pop.name}_tapeStart[n]; dp_e < {pop.name}_tapeStart[n + 1]; dp_e++) {{\n"
+                     f"    const uint32_t id = {pop.name}_tapeId[dp_e];\n"
+                     + _indent(low.jump_body(pop)) + "}\n")
+        body += ("for (uint32_t id = 0; id < num_neurons; id++) {\n"
+                 + _indent(low.backward_neuron_body(pop)) + "}\n")
+        parts.append(_block(f"adjoint of population '{pop.name}' ({pop.adjoint.name})",
+                            prologue, body))
+    return "".join(parts)
+
+
+def _training_functions(low: Lowerer) -> str:
+    spec = low.spec
+    T = spec.training.num_steps
+    taped = taped_populations(spec)
+    mark = "".join(f"    dp.{p}_tapeStart[(size_t)b * {T + 1} + k] = dp.{p}_tapeCount[b];\n"
+                   for p in taped)
+    overflow = " || ".join(f"dp.{p}_tapeCount[b] > (uint32_t)dp.dp_rt[DP_RT_tape_capacity_{p}]"
+                           for p in taped) or "false"
+    return f"""
+static inline void dp_tape_mark(const DPState& dp, const int b, const int64_t k) {{
+{mark}}}
+
+static void dp_loss(const DPState& dp, const int b) {{
+{_indent(common.loss_body(low))}}}
+
+static void dp_backward_step(const DPState& dp, const int b, const int64_t n, const int dp_thread) {{
+    const {low.scalar} t = n * {low.literal(spec.dt)};
+    const {low.scalar} dt = {low.literal(spec.dt)};
+    const int batch = b;
+    const int num_batch = {spec.batch_size};
+    (void)t; (void)dt; (void)batch; (void)num_batch;
+{_indent(_backward_synapse_phase(low))}
+{_indent(_backward_neuron_phase(low))}}}
+
+extern "C" DP_EXPORT int64_t dp_trial(void* state, int32_t num_instances, int32_t backward) {{
+    const DPState& dp = *(const DPState*)state;
+    int64_t overflowed = 0;
+    #pragma omp parallel reduction(+:overflowed)
+    {{
+#ifdef _OPENMP
+        const int dp_thread = omp_get_thread_num();
+#else
+        const int dp_thread = 0;
+#endif
+        #pragma omp for schedule(dynamic, 1)
+        for (int b = 0; b < num_instances; b++) {{
+            dp_reset_instance(dp, b);
+            for (int64_t k = 0; k < {T}; k++) {{
+                dp_tape_mark(dp, b, k);
+                dp_step(dp, b, k);
+            }}
+            dp_tape_mark(dp, b, {T});
+            dp_loss(dp, b);
+            if ({overflow}) {{
+                overflowed++;
+            }} else if (backward) {{
+                for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(dp, b, n, dp_thread);
+            }}
+        }}
+    }}
+    return overflowed;
+}}
+"""
+
+
+def render_cpu(spec: NetworkSpec) -> tuple[str, list]:
+    """Return the C++ source of ``spec`` and its array layout."""
+    low = Lowerer(spec, CpuOps())
+    struct, layout = common.state_struct(spec)
+    sizes = common.instance_sizes(spec, layout)
+    scalar = spec.precision.value
+    training = _training_functions(low) if spec.training is not None else ""
+    source = f"""{common.header(spec, "cpu")}
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#define DP_EXPORT __attribute__((visibility("default")))
+
+typedef {scalar} scalar;
+{common.rt_enum(spec)}
+{struct}
+{common.delay_helpers("static")}
+static inline void dp_fail(const DPState& dp, int64_t code, int64_t detail) {{
+    dp.dp_rt[DP_RT_error] = code;
+    dp.dp_rt[DP_RT_error_detail] = detail;
+}}
+
+static void dp_reset_instance(const DPState& dp, const int b) {{
+{_indent(common.reset_instance_body(spec, layout, sizes))}}}
+
+static void dp_step(const DPState& dp, const int b, const int64_t k) {{
+    const scalar t = k * {low.literal(spec.dt)};
+    const scalar dt = {low.literal(spec.dt)};
+    const int batch = b;
+    const int num_batch = {spec.batch_size};
+    (void)t; (void)dt; (void)batch; (void)num_batch;
+    // ---------------- synapse phase: spikes of step k-1 into the dendritic rings
+{_indent(_synapse_phase(low))}
+    // ---------------- neuron phase
+{_indent(_neuron_phase(low))}}}
+{training}
+extern "C" {{
+DP_EXPORT int64_t dp_num_arrays(void) {{ return {len(layout)}; }}
+DP_EXPORT const char* dp_digest(void) {{ return "{spec.digest()}"; }}
+DP_EXPORT int32_t dp_max_threads(void) {{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}}
+DP_EXPORT int64_t dp_state_size(void) {{ return (int64_t)sizeof(DPState); }}
+DP_EXPORT void dp_reset(void* state) {{
+    const DPState& dp = *(const DPState*)state;
+    for (int b = 0; b < {spec.batch_size}; b++) dp_reset_instance(dp, b);
+    dp.dp_rt[DP_RT_timestep] = 0;
+    dp.dp_rt[DP_RT_rec_start] = 0;
+}}
+DP_EXPORT int64_t dp_run(void* state, int64_t num_steps) {{
+    const DPState& dp = *(const DPState*)state;
+    const int64_t k0 = dp.dp_rt[DP_RT_timestep];
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < {spec.batch_size}; b++) {{
+        for (int64_t k = k0; k < k0 + num_steps; k++) dp_step(dp, b, k);
+    }}
+    dp.dp_rt[DP_RT_timestep] = k0 + num_steps;
+    return dp.dp_rt[DP_RT_error];
+}}
+}}
+"""
+    return common.finalize_lines(source, SOURCE_NAME), layout

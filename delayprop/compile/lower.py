@@ -1,0 +1,467 @@
+"""Lowering: a :class:`NetworkSpec` -> plain C code blocks, one per phase and object.
+
+This stage substitutes names and constants into the users' code strings and wraps them in
+the loads, stores and bookkeeping of the step order of DESIGN.md. It writes no files and
+knows no compiler. What differs between CPU and CUDA (loops, atomics, where per-instance
+pointers come from) is asked of a small :class:`BackendOps` object, so both backends share
+every line of model code.
+
+Forward step k of one batch instance (GeNN's order)::
+
+    synapse phase   for every group: for every spike its source emitted in step k-1:
+                    run pre_spike_syn_code for each synapse of the row;
+                    addToPostDelay(x, d) adds x into ring slot (k + d) % D
+    neuron phase    for every population, for every neuron:
+                    Isyn = 0; for every incoming group: inSyn += den[k % D], slot cleared,
+                    postsynaptic sim_code (injectCurrent adds to Isyn);
+                    current sources; sim_code; if threshold: spike, tape, reset_code
+
+Backward step n (training, n = T-1 ... 0)::
+
+    synapse phase   for every group with an adjoint: for every tape event of its source in
+                    forward step n: adjoint pre_spike_syn_code per synapse, reading the
+                    target's adjoint vars at step n + 1 + d (ring, below); addToPre
+    neuron phase    for every population with an adjoint: jump_code for each of its tape
+                    spikes of step n (with RevISyn), then sim_code for every neuron, then the
+                    adjoint vars are written into ring slot n % depth
+
+    delayed adjoint ring of a target population (depth = largest D reading it):
+        slot m % depth holds the value after backward step m; reading slot
+        (n + 1 + d) % depth in step n sees step n + 1 + d (zero if >= T, never written).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from delayprop.compile.spec import NetworkSpec, PopulationSpec, SynapseGroupSpec, \
+    SynapseMatrixType
+from delayprop.errors import CodeGenerationError, ModelDefinitionError
+from delayprop.genn_models._code import tokenize
+from delayprop.genn_models.spec import VarAccess
+
+__all__ = ["BackendOps", "Lowerer", "taped_populations", "delayed_ring_size", "LINE_RESTORE"]
+
+#: Placeholder the backend replaces by a ``#line`` directive back into the generated file.
+LINE_RESTORE = "#line DP_RESTORE"
+
+
+class BackendOps(Protocol):
+    """The few operations whose code differs between backends."""
+
+    def add(self, target: str, value: str) -> str:
+        """``target += value`` where other threads may write ``target`` too."""
+
+    def append(self, counter: str, index_var: str) -> str:
+        """Declare ``const uint32_t index_var`` = old value of ``counter``, incremented."""
+
+    def set_bit(self, word: str, bit: str) -> str:
+        """``word |= (1u << bit)`` where other threads may write ``word`` too."""
+
+
+def taped_populations(spec: NetworkSpec) -> dict[str, list[tuple[str, str, str]]]:
+    """Populations whose forward events the backward pass replays, with their tape vars.
+
+    A population is taped when it is the source of a group with an adjoint model. Its tape
+    vars are its adjoint model's ``tape_vars`` plus every ``pre_tape_vars`` name of an
+    outgoing adjoint group that is a forward variable (taped as itself).
+    """
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    if spec.training is None:
+        return out
+    for pop in spec.populations:      # spiking populations with an adjoint jump need a tape
+        if pop.adjoint is not None and pop.model.spikes and pop.adjoint.jump_code.strip():
+            out[pop.name] = list(pop.adjoint.tape_vars)
+    for sg in spec.synapse_groups:
+        if sg.adjoint is None:
+            continue
+        src = spec.population(sg.source)
+        tapes = out.setdefault(src.name, list(src.adjoint.tape_vars) if src.adjoint else [])
+        for name in sg.adjoint.pre_tape_vars:
+            if any(t[0] == name for t in tapes):
+                continue
+            if name not in src.model.var_names:
+                raise ModelDefinitionError(
+                    f"synapse group '{sg.name}': adjoint model '{sg.adjoint.name}' reads "
+                    f"'{name}_pre', but '{name}' is neither a tape variable nor a variable of "
+                    f"population '{src.name}'")
+            tapes.append((name, src.model.var(name).type, name))
+    return out
+
+
+def delayed_ring_size(spec: NetworkSpec, pop_name: str) -> dict[str, int]:
+    """``{adjoint var: ring depth}`` for the delayed reads of ``pop_name``'s adjoint vars."""
+    depth: dict[str, int] = {}
+    for sg in spec.incoming(pop_name):
+        if sg.adjoint is None:
+            continue
+        target = spec.population(pop_name)
+        for var in sg.adjoint.post_delayed_vars:
+            if target.adjoint is None or var not in target.adjoint.var_names:
+                raise ModelDefinitionError(
+                    f"synapse group '{sg.name}': adjoint model '{sg.adjoint.name}' reads "
+                    f"'{var}_post', which is not an adjoint variable of population "
+                    f"'{pop_name}'")
+            depth[var] = max(depth.get(var, 1), sg.max_dendritic_delay_timesteps)
+    return depth
+
+
+@dataclass
+class Lowerer:
+    spec: NetworkSpec
+    ops: BackendOps
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def scalar(self) -> str:
+        return self.spec.precision.value
+
+    def literal(self, value: float) -> str:
+        value = float(value)
+        if not math.isfinite(value):
+            raise CodeGenerationError(f"a parameter value is not finite ({value}); check "
+                                      f"params and derived params")
+        if self.scalar == "float":
+            return f"{float(np.float32(value))!r}f"
+        return repr(value)
+
+    def substitute(self, code: str, constants: dict[str, float]) -> str:
+        """Replace parameter names by literals; type unsuffixed float literals as scalar."""
+        out = []
+        for tok in tokenize(code):
+            if tok.kind == "ident" and tok.text in constants:
+                out.append(f"({self.literal(constants[tok.text])})")
+            elif tok.kind == "number" and self.scalar == "float" and _is_plain_float(tok.text):
+                out.append(tok.text + "f")
+            else:
+                out.append(tok.text)
+        return "".join(out)
+
+    def user_block(self, code: str, constants: dict[str, float], where: str) -> str:
+        """A user code string with constants substituted, under a ``#line`` marker."""
+        if not code.strip():
+            return ""
+        body = self.substitute(code.strip("\n"), constants)
+        return f"// --- {where} ---\n#line 1 \"{where}\"\n{body}\n{LINE_RESTORE}\n"
+
+    def user_expr(self, code: str, constants: dict[str, float]) -> str:
+        return "(" + self.substitute(code.strip().rstrip(";"), constants) + ")"
+
+    def _pop(self, name: str) -> PopulationSpec:
+        return self.spec.population(name)
+
+    # ------------------------------------------------------------------ prologues
+    def population_pointers(self, pop: PopulationSpec, adjoint: bool = False) -> list[str]:
+        """Per-instance pointer declarations for a population's arrays (instance ``b``)."""
+        n, p = pop.size, pop.name
+        lines = []
+        for v in pop.model.vars:
+            lines.append(f"{_ct(v.type, self.scalar)}* const {p}_{v.name} = "
+                         f"dp.{p}_{v.name} + (size_t)b * {n};")
+        for name, etype in pop.model.extra_global_params:
+            lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* const "
+                         f"{p}_{name} = dp.{p}_{name};")
+        if pop.model.spikes:
+            lines.append(f"uint32_t* const {p}_spk = dp.{p}_spk + (size_t)b * {max(n, 1)};")
+            lines.append(f"uint32_t* const {p}_spkCnt = dp.{p}_spkCnt + b;")
+        if adjoint and pop.adjoint is not None:
+            for v in pop.adjoint.vars:
+                lines.append(f"{_ct(v.type, self.scalar)}* const {p}_{v.name} = "
+                             f"dp.{p}_{v.name} + (size_t)b * {n};")
+            lines.append(f"{self.scalar}* const {p}_RevISyn = dp.{p}_RevISyn + (size_t)b * {n};")
+            for var, depth in delayed_ring_size(self.spec, p).items():
+                lines.append(f"{self.scalar}* const {p}_ring_{var} = dp.{p}_ring_{var} + "
+                             f"(size_t)b * {depth * n};")
+            for pv, av in self.spec.training.trace_vars:
+                if pv == p:
+                    lines.append(f"{self.scalar}* const {p}_trace_{av} = dp.{p}_trace_{av} + "
+                                 f"(size_t)b * {self.spec.training.num_steps * n};")
+        if self.spec.training is not None and p in taped_populations(self.spec):
+            lines += self.tape_pointers(pop)
+        return lines
+
+    def tape_pointers(self, pop: PopulationSpec) -> list[str]:
+        p, T = pop.name, self.spec.training.num_steps
+        lines = [f"const int64_t {p}_tapeCap = dp.dp_rt[DP_RT_tape_capacity_{p}];",
+                 f"uint32_t* const {p}_tapeId = dp.{p}_tapeId + (size_t)b * {p}_tapeCap;",
+                 f"uint32_t* const {p}_tapeStart = dp.{p}_tapeStart + (size_t)b * {T + 1};",
+                 f"uint32_t* const {p}_tapeCount = dp.{p}_tapeCount + b;"]
+        for tv, ttype, _ in taped_populations(self.spec)[p]:
+            lines.append(f"{_ct(ttype, self.scalar)}* const {p}_tape_{tv} = dp.{p}_tape_{tv} + "
+                         f"(size_t)b * {p}_tapeCap;")
+        return lines
+
+    def postsynaptic_pointers(self, sg: SynapseGroupSpec) -> list[str]:
+        """Per-instance pointers to a group's input current, ring and postsynaptic vars."""
+        g = sg.name
+        n_post = self._pop(sg.target).size
+        D = sg.max_dendritic_delay_timesteps
+        lines = [f"{self.scalar}* const {g}_inSyn = dp.{g}_inSyn + (size_t)b * {n_post};",
+                 f"{self.scalar}* const {g}_den = dp.{g}_den + (size_t)b * {D * n_post};"]
+        for v in sg.ps_model.vars:
+            lines.append(f"{_ct(v.type, self.scalar)}* const {g}_{v.name} = dp.{g}_{v.name} + "
+                         f"(size_t)b * {n_post};")
+        return lines
+
+    def group_pointers(self, sg: SynapseGroupSpec, thread: str = "0") -> list[str]:
+        """Pointers to a group's connectivity and weight-update vars, and its ring."""
+        g = sg.name
+        n_pre, n_post = self._pop(sg.source).size, self._pop(sg.target).size
+        D = sg.max_dendritic_delay_timesteps
+        lines = [f"{self.scalar}* const {g}_den = dp.{g}_den + (size_t)b * {D * n_post};"]
+        if sg.matrix_type is SynapseMatrixType.SPARSE:
+            lines.append(f"const uint32_t {g}_maxRow = (uint32_t)dp.dp_rt[DP_RT_max_row_length_{g}];")
+            lines.append(f"const uint32_t* const {g}_rowLength = dp.{g}_rowLength;")
+            lines.append(f"const uint32_t* const {g}_ind = dp.{g}_ind;")
+            stride = f"((size_t){n_pre} * {g}_maxRow)"
+        else:
+            stride = f"((size_t){n_pre} * {n_post})"
+        wu_vars = list(sg.wu_model.vars) + (list(sg.adjoint.vars) if sg.adjoint else [])
+        for v in wu_vars:
+            offset = {VarAccess.REDUCE_BATCH_SUM: f" + (size_t)({thread}) * {stride}"}.get(
+                v.access, f" + (size_t)b * {stride}" if v.access.duplicated else "")
+            lines.append(f"{_ct(v.type, self.scalar)}* const {g}_{v.name} = "
+                         f"dp.{g}_{v.name}{offset};")
+        for name, etype in sg.wu_model.extra_global_params:
+            lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* const {g}_{name} = "
+                         f"dp.{g}_{name};")
+        return lines
+
+    # ------------------------------------------------------------------ forward: synapses
+    def synapse_row_loop(self, sg: SynapseGroupSpec, body: str) -> str:
+        """Loop over the row of ``id_pre`` binding ``id_syn`` and ``id_post``."""
+        g = sg.name
+        if sg.matrix_type is SynapseMatrixType.SPARSE:
+            return (f"const uint32_t dp_rowLen = {g}_rowLength[id_pre];\n"
+                    f"for (uint32_t dp_s = 0; dp_s < dp_rowLen; dp_s++) {{\n"
+                    f"    const size_t id_syn = (size_t)id_pre * {g}_maxRow + dp_s;\n"
+                    f"    const uint32_t id_post = {g}_ind[id_syn];\n"
+                    + _indent(body) + "}\n")
+        n_post = self._pop(sg.target).size
+        return (f"for (uint32_t id_post = 0; id_post < {n_post}; id_post++) {{\n"
+                f"    const size_t id_syn = (size_t)id_pre * {n_post} + id_post;\n"
+                + _indent(body) + "}\n")
+
+    def synapse_body(self, sg: SynapseGroupSpec) -> str:
+        """Forward code for one synapse (``id_pre``, ``id_syn``, ``id_post`` bound)."""
+        g, m = sg.name, sg.wu_model
+        src, tgt = self._pop(sg.source), self._pop(sg.target)
+        D = sg.max_dendritic_delay_timesteps
+        lines = []
+        for v in m.vars:
+            ct = _ct(v.type, self.scalar)
+            if v.access is VarAccess.READ_ONLY:
+                lines.append(f"const {ct} {v.name} = {g}_{v.name}[id_syn];")
+            else:
+                lines.append(f"{ct}& {v.name} = {g}_{v.name}[id_syn];")
+        lines += self._egp_aliases(g, m)
+        lines += self._ref_lines(sg.pre_var_refs, m.pre_neuron_var_refs, src, "id_pre")
+        lines += self._ref_lines(sg.post_var_refs, m.post_neuron_var_refs, tgt, "id_post")
+        group_index = self.spec.synapse_groups.index(sg)
+        ring_add = self.ops.add(f"{g}_den[dp_slot * {tgt.size} + id_post]", "(dp_x)")
+        lines.append(
+            f"#define addToPostDelay(dp_x, dp_d) do {{ const uint32_t dp_dl = "
+            f"dp_delay_steps(dp_d); if (dp_dl >= {D}u) {{ dp_fail(dp, DP_ERR_DELAY, "
+            f"{group_index}); }} else {{ uint32_t dp_slot = dp_wslot + dp_dl; "
+            f"if (dp_slot >= {D}u) dp_slot -= {D}u; {ring_add} }} }} while (0)")
+        lines.append("#define addToPost(dp_x) addToPostDelay(dp_x, 0u)")
+        lines.append(self.user_block(m.pre_spike_syn_code, sg.param_dict_wu(),
+                                     f"{g}/{m.name}.pre_spike_syn_code"))
+        lines.append("#undef addToPostDelay\n#undef addToPost")
+        return "\n".join(lines) + "\n"
+
+    def _egp_aliases(self, owner: str, model) -> list[str]:
+        """Extra global parameters by their model names (arrays as pointers)."""
+        out = []
+        for name, etype in model.extra_global_params:
+            ct = _ct(etype.rstrip("*").strip(), self.scalar)
+            if etype.endswith("*"):
+                out.append(f"{ct}* const {name} = {owner}_{name};")
+            else:
+                out.append(f"const {ct} {name} = {owner}_{name}[0];")
+        return out
+
+    def _ref_lines(self, bindings, declared, pop, index) -> list[str]:
+        binding = dict(bindings)
+        out = []
+        for ref, rtype in declared:
+            var = binding.get(ref) or _default_ref(ref, pop)
+            out.append(f"const {_ct(rtype, self.scalar)} {ref} = {pop.name}_{var}[{index}];")
+        return out
+
+    # ------------------------------------------------------------------ forward: neurons
+    def neuron_body(self, pop: PopulationSpec) -> str:
+        """Forward code for neuron ``id`` of one instance in step ``k`` (time ``t``)."""
+        p, m = pop.name, pop.model
+        lines = [f"{_ct(v.type, self.scalar)} {v.name} = {p}_{v.name}[id];" for v in m.vars]
+        lines += self._egp_aliases(p, m)
+        lines.append(f"{self.scalar} Isyn = 0;")
+        for sg in self.spec.incoming(p):
+            lines.append(self._postsynaptic_block(sg))
+        for cs in self.spec.current_sources:
+            if cs.target == p:
+                lines.append(self._current_source_block(cs))
+        lines.append(self.user_block(m.sim_code, pop.param_dict, f"{p}/{m.name}.sim_code"))
+        if m.spikes:
+            lines.append(f"if {self.user_expr(m.threshold_condition_code, pop.param_dict)} {{")
+            lines.append(_indent(self._spike_block(pop)))
+            lines.append(_indent(self.user_block(m.reset_code, pop.param_dict,
+                                                 f"{p}/{m.name}.reset_code")))
+            lines.append("}")
+        lines += [f"{p}_{v.name}[id] = {v.name};" for v in m.vars]
+        return "\n".join(lines) + "\n"
+
+    def _postsynaptic_block(self, sg: SynapseGroupSpec) -> str:
+        g, m = sg.name, sg.ps_model
+        n_post = self._pop(sg.target).size
+        lines = [f"{{   // input from synapse group '{g}' ({m.name})",
+                 f"    {self.scalar}* const dp_denSlot = {g}_den + dp_rslot_{g} * {n_post} + id;",
+                 f"    {self.scalar} inSyn = {g}_inSyn[id] + *dp_denSlot;",
+                 "    *dp_denSlot = 0;"]
+        lines += [f"    {_ct(v.type, self.scalar)} {v.name} = {g}_{v.name}[id];"
+                  for v in m.vars]
+        binding = dict(sg.ps_var_refs)
+        tgt = self._pop(sg.target)
+        for ref, rtype in m.neuron_var_refs:
+            var = binding.get(ref) or _default_ref(ref, tgt)
+            lines.append(f"    const {_ct(rtype, self.scalar)} {ref} = {var};")
+        lines.append("#define injectCurrent(dp_x) Isyn += (dp_x)")
+        lines.append(_indent(self.user_block(m.sim_code, dict(sg.ps_params),
+                                             f"{g}/{m.name}.sim_code")))
+        lines.append("#undef injectCurrent")
+        lines.append(f"    {g}_inSyn[id] = inSyn;")
+        lines += [f"    {g}_{v.name}[id] = {v.name};" for v in m.vars]
+        lines.append("}")
+        return "\n".join(lines)
+
+    def _current_source_block(self, cs) -> str:
+        lines = [f"{{   // current source '{cs.name}' ({cs.model.name})"]
+        lines += [f"    {_ct(v.type, self.scalar)}& {v.name} = dp.{cs.name}_{v.name}"
+                  f"[(size_t)b * {self._pop(cs.target).size} + id];" for v in cs.model.vars]
+        lines += [f"    {_ct(e[1].rstrip('*').strip(), self.scalar)}* const {e[0]} = "
+                  f"dp.{cs.name}_{e[0]};" for e in cs.model.extra_global_params]
+        lines.append("#define injectCurrent(dp_x) Isyn += (dp_x)")
+        lines.append(_indent(self.user_block(cs.model.injection_code, dict(cs.params),
+                                             f"{cs.name}/{cs.model.name}.injection_code")))
+        lines.append("#undef injectCurrent\n}")
+        return "\n".join(lines)
+
+    def _spike_block(self, pop: PopulationSpec) -> str:
+        p = pop.name
+        lines = [self.ops.append(f"{p}_spkCnt[0]", "dp_spkIdx"), f"{p}_spk[dp_spkIdx] = id;"]
+        if pop.record_spikes:
+            words = (pop.size + 31) // 32
+            lines.append("if (dp_recRow >= 0 && dp_recRow < dp_recSteps) {")
+            lines.append("    " + self.ops.set_bit(
+                f"{p}_recSpk[(size_t)dp_recRow * {words} + id / 32]", "id % 32"))
+            lines.append("}")
+        tapes = taped_populations(self.spec).get(p) if self.spec.training else None
+        if tapes is not None:
+            lines.append(self.ops.append(f"{p}_tapeCount[0]", "dp_tapeIdx"))
+            lines.append(f"if (dp_tapeIdx < {p}_tapeCap) {{")
+            lines.append(f"    {p}_tapeId[dp_tapeIdx] = id;")
+            for tv, _, expr in tapes:
+                lines.append(f"    {p}_tape_{tv}[dp_tapeIdx] = "
+                             f"{self.user_expr(expr, pop.param_dict)};")
+            lines.append("}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ backward
+    def backward_synapse_body(self, sg: SynapseGroupSpec) -> str:
+        """Adjoint code for one synapse of a tape event ``dp_e`` of the source, step ``n``."""
+        g, fwd, adj = sg.name, sg.wu_model, sg.adjoint
+        src, tgt = self._pop(sg.source), self._pop(sg.target)
+        constants = {**sg.param_dict_wu(), **dict(sg.adjoint_params)}
+        lines = []
+        for v in fwd.vars:
+            lines.append(f"const {_ct(v.type, self.scalar)} {v.name} = {g}_{v.name}[id_syn];")
+        reduce_vars = []
+        for v in adj.vars:
+            ct = _ct(v.type, self.scalar)
+            if v.access is VarAccess.REDUCE_BATCH_SUM:
+                lines.append(f"{ct} {v.name} = 0;")
+                reduce_vars.append(v)
+            else:
+                lines.append(f"{ct}& {v.name} = {g}_{v.name}[id_syn];")
+        for tv in adj.pre_tape_vars:
+            lines.append(f"const {self.scalar} {tv}_pre = {src.name}_tape_{tv}[dp_e];")
+        depths = delayed_ring_size(self.spec, tgt.name)
+        if adj.post_delayed_vars:
+            lines.append(f"const uint32_t dp_dl = dp_delay_steps"
+                         f"{self.user_expr(adj.delay, constants)};")
+            for var in adj.post_delayed_vars:
+                depth = depths[var]
+                lines.append(f"const {self.scalar} {var}_post = (n + 1 + dp_dl < {self.spec.training.num_steps}) ? "
+                             f"{tgt.name}_ring_{var}[((n + 1 + dp_dl) % {depth}) * {tgt.size} "
+                             f"+ id_post] : ({self.scalar})0;")
+        lines.append("#define addToPre(dp_x) " + self.ops.add(f"{src.name}_RevISyn[id_pre]",
+                                                              "(dp_x)"))
+        lines.append(self.user_block(adj.pre_spike_syn_code, constants,
+                                     f"{g}/{adj.name}.pre_spike_syn_code"))
+        lines.append("#undef addToPre")
+        for v in reduce_vars:
+            lines.append(self.ops.add(f"{g}_{v.name}[id_syn]", v.name))
+        return "\n".join(lines) + "\n"
+
+    def _adjoint_locals(self, pop: PopulationSpec) -> tuple[list[str], list[str]]:
+        p = pop.name
+        load = [f"{_ct(v.type, self.scalar)} {v.name} = {p}_{v.name}[id];"
+                for v in pop.model.vars + pop.adjoint.vars]
+        store = [f"{p}_{v.name}[id] = {v.name};" for v in pop.model.vars + pop.adjoint.vars]
+        return load, store
+
+    def jump_body(self, pop: PopulationSpec) -> str:
+        """Adjoint jump of neuron ``id`` for its tape spike ``dp_e`` of step ``n``."""
+        p, adj = pop.name, pop.adjoint
+        constants = {**pop.param_dict, **dict(pop.adjoint_params)}
+        load, store = self._adjoint_locals(pop)
+        lines = load + [f"const {_ct(tt, self.scalar)} {tv} = {p}_tape_{tv}[dp_e];"
+                        for tv, tt, _ in adj.tape_vars]
+        lines += [f"const {self.scalar} RevISyn = {p}_RevISyn[id];", f"{p}_RevISyn[id] = 0;",
+                  self.user_block(adj.jump_code, constants, f"{p}/{adj.name}.jump_code")]
+        return "\n".join(lines + store) + "\n"
+
+    def backward_neuron_body(self, pop: PopulationSpec) -> str:
+        """Adjoint dynamics of neuron ``id`` in backward step ``n`` (all neurons)."""
+        p, adj = pop.name, pop.adjoint
+        constants = {**pop.param_dict, **dict(pop.adjoint_params)}
+        load, store = self._adjoint_locals(pop)
+        lines = load + [self.user_block(adj.sim_code, constants, f"{p}/{adj.name}.sim_code")]
+        lines += store
+        for var, depth in delayed_ring_size(self.spec, p).items():
+            lines.append(f"{p}_ring_{var}[(n % {depth}) * {pop.size} + id] = {var};")
+        for pv, av in self.spec.training.trace_vars:
+            if pv == p:
+                lines.append(f"{p}_trace_{av}[(size_t)n * {pop.size} + id] = {av};")
+        return "\n".join(lines) + "\n"
+
+
+def _is_plain_float(text: str) -> bool:
+    lower = text.lower()
+    return (("." in lower or "e" in lower) and not lower.startswith("0x")
+            and lower[-1] not in "fdul")
+
+
+def _ct(vtype: str, scalar: str) -> str:
+    return scalar if vtype == "scalar" else vtype
+
+
+def _indent(text: str, n: int = 4) -> str:
+    pad = " " * n
+    return "".join(pad + line if line.strip() and not line.startswith("#") else line
+                   for line in text.splitlines(True))
+
+
+def _default_ref(ref: str, pop: PopulationSpec) -> str:
+    """``x_pre`` binds to variable ``x`` of the source, ``V_post`` to ``V`` of the target."""
+    for suffix in ("_pre", "_post"):
+        if ref.endswith(suffix) and ref[: -len(suffix)] in pop.model.var_names:
+            return ref[: -len(suffix)]
+    if ref in pop.model.var_names:
+        return ref
+    raise ModelDefinitionError(
+        f"variable reference '{ref}' is not bound and population '{pop.name}' has no variable "
+        f"'{ref.rsplit('_', 1)[0]}'; bind it explicitly (e.g. pre_var_refs={{'{ref}': 'x'}})")

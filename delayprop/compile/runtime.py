@@ -1,0 +1,186 @@
+"""Runtime: load a built library, own its arrays, run it.
+
+Python owns every array as a numpy array (``view`` gives it without a copy). The generated
+code receives a ``DPState``: one pointer per array in layout order, which is exactly a C
+array of ``void*`` — built here with ctypes. On the CPU the pointers are the numpy buffers
+themselves; on CUDA each array also has a device copy, moved explicitly with
+:meth:`Runtime.push` and :meth:`Runtime.pull`.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from delayprop.compile.layout import ArraySpec, RuntimeSizes, rt_fields
+from delayprop.compile.spec import NetworkSpec
+from delayprop.errors import DelaypropError, StateError
+
+__all__ = ["Runtime"]
+
+logger = logging.getLogger(__name__)
+
+_ERRORS = {1: "a dendritic delay was out of range [0, max_dendritic_delay_timesteps - 1] "
+              "in synapse group '{detail}'"}
+
+
+class Runtime:
+    """Arrays and entry points of one loaded model (CPU or CUDA)."""
+
+    def __init__(self, spec: NetworkSpec, layout: list[ArraySpec], library: Path,
+                 sizes: RuntimeSizes, backend: str = "cpu"):
+        self.spec = spec
+        self.layout = {a.name: a for a in layout}
+        self.order = [a.name for a in layout]
+        self.backend = backend
+        self.sizes = sizes
+        self._lib = ctypes.CDLL(str(library))
+        self._declare()
+        self.rt_index = {name: i for i, name in enumerate(rt_fields(spec))}
+        sizes.num_threads = max(1, int(self._lib.dp_max_threads()))
+        self.arrays: dict[str, np.ndarray] = {}
+        self._device: dict[str, int] = {}
+        for name in self.order:
+            self.arrays[name] = self._allocate(self.layout[name])
+        self._state = (ctypes.c_void_p * len(self.order))()
+        self._device_state = None
+        for name in self.order:
+            self._bind(name)
+        self.set_rt("num_threads", sizes.num_threads)
+        for group, n in sizes.max_row_length.items():
+            self.set_rt(f"max_row_length.{group}", n)
+        for pop, n in sizes.tape_capacity.items():
+            self.set_rt(f"tape_capacity.{pop}", n)
+
+    # ------------------------------------------------------------------ set-up
+    def _declare(self):
+        lib = self._lib
+        lib.dp_max_threads.restype = ctypes.c_int32
+        lib.dp_num_arrays.restype = ctypes.c_int64
+        lib.dp_run.restype = ctypes.c_int64
+        lib.dp_run.argtypes = [ctypes.c_void_p, ctypes.c_int64]
+        lib.dp_reset.argtypes = [ctypes.c_void_p]
+        if hasattr(lib, "dp_trial"):
+            lib.dp_trial.restype = ctypes.c_int64
+            lib.dp_trial.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32]
+        if self.backend == "cuda":
+            lib.dp_cuda_malloc.restype = ctypes.c_void_p
+            lib.dp_cuda_malloc.argtypes = [ctypes.c_size_t]
+            lib.dp_cuda_free.argtypes = [ctypes.c_void_p]
+            lib.dp_cuda_copy.restype = ctypes.c_int32
+            lib.dp_cuda_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                         ctypes.c_int32]
+            lib.dp_cuda_last_error.restype = ctypes.c_char_p
+
+    def _allocate(self, a: ArraySpec) -> np.ndarray:
+        return np.zeros(a.shape(self.sizes), dtype=a.dtype)
+
+    def _bind(self, name: str) -> None:
+        index = self.order.index(name)
+        array = self.arrays[name]
+        if self.backend == "cuda":
+            old = self._device.pop(name, None)
+            if old:
+                self._lib.dp_cuda_free(ctypes.c_void_p(old))
+            ptr = self._lib.dp_cuda_malloc(max(array.nbytes, 1))
+            if not ptr:
+                raise DelaypropError(f"CUDA allocation of {array.nbytes} bytes for '{name}' "
+                                     f"failed: {self._lib.dp_cuda_last_error().decode()}")
+            self._device[name] = ptr
+            self._state[index] = ptr
+            self.push(name)
+        else:
+            self._state[index] = array.ctypes.data if array.size else None
+
+    def resize(self, name: str, keep: bool = False) -> np.ndarray:
+        """Reallocate ``name`` for the current :attr:`sizes` and rebind it."""
+        old = self.arrays[name]
+        new = self._allocate(self.layout[name])
+        if keep:
+            region = tuple(slice(0, min(a, b)) for a, b in zip(old.shape, new.shape))
+            new[region] = old[region]
+        self.arrays[name] = new
+        self._bind(name)
+        return new
+
+    def replace(self, name: str, values: np.ndarray) -> None:
+        """Bind a user array (e.g. an extra global parameter) as ``name``."""
+        a = self.layout[name]
+        self.arrays[name] = np.ascontiguousarray(values, dtype=a.dtype)
+        self._bind(name)
+
+    # ------------------------------------------------------------------ data movement
+    def push(self, *names: str) -> None:
+        """Copy host arrays to the device (no-op on the CPU)."""
+        if self.backend != "cuda":
+            return
+        for name in names or self.order:
+            array = self.arrays[name]
+            if array.nbytes:
+                self._copy(self._device[name], array.ctypes.data, array.nbytes, 1)
+
+    def pull(self, *names: str) -> None:
+        """Copy device arrays to the host (no-op on the CPU)."""
+        if self.backend != "cuda":
+            return
+        for name in names or self.order:
+            array = self.arrays[name]
+            if array.nbytes:
+                self._copy(array.ctypes.data, self._device[name], array.nbytes, 0)
+
+    def _copy(self, dst, src, nbytes, to_device):
+        if self._lib.dp_cuda_copy(ctypes.c_void_p(dst), ctypes.c_void_p(src), nbytes,
+                                  to_device) != 0:
+            raise DelaypropError(f"CUDA copy failed: {self._lib.dp_cuda_last_error().decode()}")
+
+    # ------------------------------------------------------------------ run-time ints
+    def set_rt(self, field: str, value: int) -> None:
+        self.arrays["dp_rt"][self.rt_index[field]] = value
+        self.push("dp_rt")
+
+    def get_rt(self, field: str) -> int:
+        self.pull("dp_rt")
+        return int(self.arrays["dp_rt"][self.rt_index[field]])
+
+    # ------------------------------------------------------------------ entry points
+    def reset(self) -> None:
+        self._lib.dp_reset(self._state_ptr())
+        self._check()
+
+    def run(self, num_steps: int) -> None:
+        self._lib.dp_run(self._state_ptr(), int(num_steps))
+        self._check()
+
+    def trial(self, num_instances: int, backward: bool) -> int:
+        """Run whole trials (forward [+ backward]) of ``num_instances`` instances.
+
+        Returns the number of instances whose spike tape overflowed (their backward pass
+        was skipped)."""
+        overflowed = self._lib.dp_trial(self._state_ptr(), int(num_instances), int(backward))
+        self._check()
+        return int(overflowed)
+
+    def _state_ptr(self):
+        return ctypes.cast(self._state, ctypes.c_void_p)
+
+    def _check(self) -> None:
+        rt = self.arrays["dp_rt"]
+        if self.backend == "cuda":
+            self.pull("dp_rt")
+        code = int(rt[self.rt_index["error"]])
+        if code:
+            detail = int(rt[self.rt_index["error_detail"]])
+            rt[self.rt_index["error"]] = 0
+            self.push("dp_rt")
+            group = self.spec.synapse_groups[detail].name if code == 1 else detail
+            raise DelaypropError(_ERRORS.get(code, "error {code}").format(detail=group,
+                                                                          code=code))
+
+    def close(self) -> None:
+        if self.backend == "cuda":
+            for ptr in self._device.values():
+                self._lib.dp_cuda_free(ctypes.c_void_p(ptr))
+            self._device.clear()
+        self.arrays.clear()
