@@ -23,8 +23,8 @@ __all__ = ["plot_receptive_fields", "plot_morans_distributions"]
 CMAP = "RdBu_r"
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
+def _new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -45,17 +45,25 @@ def _check_fields(fields: ArrayLike, name: str) -> np.ndarray:
     return arr
 
 
-def _draw_field(ax, field: np.ndarray, title: str, dt: float | None):
+def _draw_field(ax, field: np.ndarray, title: str):
     """One receptive field, colour scale symmetric about 0 (white) at its own max |value|."""
     vmax = float(np.max(np.abs(field))) or 1.0
     image = ax.imshow(field, cmap=CMAP, vmin=-vmax, vmax=vmax, aspect="auto",
                       origin="lower", interpolation="nearest")
     ax.set_title(f"{title} (±{vmax:.3g})", fontsize=8)
     ax.tick_params(labelsize=6)
-    ax.set_xlabel("delay (steps)" if dt is None else f"delay (steps of {dt:g} ms)",
-                  fontsize=7)
-    ax.set_ylabel("input channel", fontsize=7)
     return image
+
+
+def _grid(n_rows: int, n_cols: int, title: bool) -> tuple[Figure, np.ndarray]:
+    """A grid of fixed-size panels with margins in inches (no layout engine: with dozens
+    of panels constrained layout costs seconds)."""
+    width, height = 2.0 * n_cols + 0.8, 1.8 * n_rows + 0.5 + 0.3 * title
+    fig = _new_figure(width, height, layout=None)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, gridspec_kw=dict(
+        left=0.6 / width, right=1 - 0.2 / width, bottom=0.45 / height,
+        top=1 - (0.3 + 0.3 * title) / height, wspace=0.3, hspace=0.5))
+    return fig, axes
 
 
 def plot_receptive_fields(final: ArrayLike, initial: ArrayLike | None = None, *,
@@ -110,10 +118,10 @@ def plot_receptive_fields(final: ArrayLike, initial: ArrayLike | None = None, *,
     per_row = per_row or (5 if before is None else 4)
     n_rows = -(-len(chosen) // per_row)
     n_cols = min(per_row, len(chosen)) * panels
-    fig = _new_figure(2.0 * n_cols + 0.5, 1.8 * n_rows + 0.6)
-    axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
+    fig, axes = _grid(n_rows, n_cols, bool(title))
     for ax in axes.flat:
         ax.set_axis_off()
+    xlabel = "delay (steps)" if dt is None else f"delay (steps of {dt:g} ms)"
     for k, out in enumerate(chosen):
         row, col = divmod(k, per_row)
         maps = [("final", after[out])] if before is None else \
@@ -121,7 +129,11 @@ def plot_receptive_fields(final: ArrayLike, initial: ArrayLike | None = None, *,
         for j, (label, field) in enumerate(maps):
             ax = axes[row, col * panels + j]
             ax.set_axis_on()
-            _draw_field(ax, field, f"output {out}, {label}", dt)
+            _draw_field(ax, field, f"output {out}, {label}")
+            if k + per_row >= len(chosen):          # nothing below: label the time axis
+                ax.set_xlabel(xlabel, fontsize=7)
+            if col == 0 and j == 0:
+                ax.set_ylabel("input channel", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     _save(fig, path)

@@ -32,7 +32,10 @@ def test_before_after_grid():
     assert len(axes) == 14                                        # 7 outputs x 2 panels
     titles = [ax.get_title() for ax in axes]
     assert titles[0].startswith("output 0, initial") and titles[1].startswith("output 0, final")
-    assert axes[0].get_xlabel() == "delay (steps of 1 ms)"
+    # Labels on the outer panels only: time axis where nothing is below, channels at left.
+    assert axes[0].get_xlabel() == "" and axes[0].get_ylabel() == "input channel"
+    assert axes[-1].get_xlabel() == "delay (steps of 1 ms)" and axes[-1].get_ylabel() == ""
+    assert axes[8].get_xlabel() == "delay (steps of 1 ms)"      # output 4: nothing below
     chosen = plot_receptive_fields(final, initial, outputs=[4])
     assert [ax.get_title().split(" (")[0] for ax in _visible_axes(chosen)] == \
         ["output 4, initial", "output 4, final"]
