@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
 from delayprop.analysis._compare import MoransComparison
@@ -52,6 +53,8 @@ def _draw_field(ax, field: np.ndarray, title: str):
                       origin="lower", interpolation="nearest")
     ax.set_title(f"{title} (±{vmax:.3g})", fontsize=8)
     ax.tick_params(labelsize=6)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return image
 
 

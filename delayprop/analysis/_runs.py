@@ -238,8 +238,9 @@ def _write_outputs(out: Path, loaded: list[_Run], members: dict, values: dict,
     figures = []
     for run in loaded:
         path = out / f"receptive_fields_{run.label}.png"
-        plot_receptive_fields(run.final, run.initial, dt=run.dt, path=path,
-                              title=f"{run.group}: {run.path}")
+        title = str(run.path) if settings["mode"] == "trained_vs_untrained" \
+            else f"{run.group}: {run.path}"
+        plot_receptive_fields(run.final, run.initial, dt=run.dt, path=path, title=title)
         figures.append(str(path))
     stat = "max over row permutations" if settings["n_permutations"] else "as is"
     dist = out / "morans_i.png"
