@@ -133,6 +133,46 @@ class Population(_Owner):
         arr[...] = broadcast(values, arr.shape, f"population '{self.name}' variable '{var}'")
         rt.push(f"{self.name}_{var}")
 
+    def set_spikes(self, spikes) -> None:
+        """Give a SpikeSourceArray population its spikes, one entry per batch instance.
+
+        ``spikes[b]`` is ``(times_ms, ids)``; spikes of one neuron must be at distinct
+        steps (the model emits at most one spike per step). Fills ``startSpike``,
+        ``endSpike`` and the ``spikeTimes`` extra global parameter.
+        """
+        if set(self.model.var_names) != {"startSpike", "endSpike"}:
+            raise ConfigError(f"population '{self.name}': set_spikes needs a SpikeSourceArray "
+                              f"population, this one is '{self.model.name}'")
+        batch = self._model.batch_size
+        if len(spikes) != batch:
+            raise ConfigError(f"population '{self.name}': got spikes for {len(spikes)} batch "
+                              f"instances, the model has batch_size {batch}")
+        start = np.zeros((batch, self.size), np.uint32)
+        end = np.zeros((batch, self.size), np.uint32)
+        times_all, offset = [], 0
+        for b, (times, ids) in enumerate(spikes):
+            times = np.asarray(times, dtype=np.float64).ravel()
+            ids = np.asarray(ids).ravel().astype(np.int64)
+            if times.shape != ids.shape:
+                raise ConfigError(f"population '{self.name}', instance {b}: {len(times)} times "
+                                  f"but {len(ids)} ids")
+            if ids.size and (ids.min() < 0 or ids.max() >= self.size):
+                raise ConfigError(f"population '{self.name}', instance {b}: neuron ids must lie "
+                                  f"in [0, {self.size}), got [{ids.min()}, {ids.max()}]")
+            order = np.lexsort((times, ids))
+            counts = np.bincount(ids, minlength=self.size)
+            end[b] = offset + np.cumsum(counts)
+            start[b] = end[b] - counts
+            # A spike at time s is emitted in the first step k with k*dt >= s (GeNN's
+            # rule). Storing (k - 1/2)*dt keeps that step whatever the rounding of k*dt.
+            step = np.ceil(times[order] / self._model.dt - 1e-9)
+            times_all.append((step - 0.5) * self._model.dt)
+            offset += len(times)
+        self._set_init("startSpike", start)
+        self._set_init("endSpike", end)
+        all_times = np.concatenate(times_all) if times_all else np.zeros(0)
+        self.extra_global_params["spikeTimes"].set_init_values(all_times)
+
     @property
     def spike_recording_data(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Spikes since load, reinitialise or the last pull: per batch instance

@@ -80,8 +80,9 @@ class Ragged:
         elif values.shape == (self.num_synapses,):
             out[self.slots] = values[self.order]
         else:
-            raise ConfigError(f"{what}: got {values.shape} values for {self.num_synapses} "
-                              f"synapses")
+            raise ConfigError(f"{what}: got {values.size} values (shape {values.shape}) for "
+                              f"{self.num_synapses} synapses; give one per synapse, in the "
+                              f"order of the connection lists, or a scalar")
         return out
 
     def gather(self, ragged: np.ndarray) -> np.ndarray:

@@ -1,0 +1,202 @@
+"""Validation by re-simulation: an exported network against the network it came from.
+
+Both graphs are simulated independently in Brian2
+(:func:`delayprop.reference.simulate_brian2`, GeNN's step order) on the same inputs; the
+report gives spike agreement per ``lif`` population and, on the readout population, the
+predicted classes (argmax over readout neurons of V summed over time, the paper's
+voltage-sum readout) and the accuracy of both when labels are given.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+from tqdm.auto import tqdm
+
+from delayprop.errors import ConfigError, DataError, ExportError
+from delayprop.graph import NetworkGraph
+from delayprop.reference.brian2_sim import Brian2Result, check_inputs, simulate_brian2
+
+__all__ = ["PopulationAgreement", "ValidationReport", "validate_export", "spike_agreement"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PopulationAgreement:
+    """Spike agreement of one population over all batch instances.
+
+    ``matched`` counts (instance, step, id) spikes present in both; ``agreement`` is
+    ``2 * matched / (original + exported)`` (1.0 when neither spikes).
+    """
+    name: str
+    spikes_original: int
+    spikes_exported: int
+    matched: int
+
+    @property
+    def agreement(self) -> float:
+        total = self.spikes_original + self.spikes_exported
+        return 1.0 if total == 0 else 2.0 * self.matched / total
+
+    @property
+    def identical(self) -> bool:
+        return self.matched == self.spikes_original == self.spikes_exported
+
+
+@dataclass
+class ValidationReport:
+    """Result of :func:`validate_export`."""
+    num_steps: int
+    batch_size: int
+    populations: dict[str, PopulationAgreement] = field(default_factory=dict)
+    readout: str | None = None
+    predicted_original: NDArray[np.int64] | None = None
+    predicted_exported: NDArray[np.int64] | None = None
+    accuracy_original: float | None = None
+    accuracy_exported: float | None = None
+    max_abs_dv_readout: float | None = None
+
+    @property
+    def identical(self) -> bool:
+        """Every population's spikes are the same in both simulations."""
+        return all(p.identical for p in self.populations.values())
+
+    @property
+    def prediction_agreement(self) -> float | None:
+        if self.predicted_original is None:
+            return None
+        return float(np.mean(self.predicted_original == self.predicted_exported))
+
+    def summary(self) -> str:
+        lines = [f"re-simulation in Brian2: {self.batch_size} trial(s) x {self.num_steps} steps"]
+        for p in self.populations.values():
+            lines.append(f"  {p.name}: spikes {p.spikes_original} -> {p.spikes_exported}, "
+                         f"{p.matched} identical, agreement {p.agreement:.4f}")
+        if self.readout is not None:
+            lines.append(f"  readout '{self.readout}': max |dV| {self.max_abs_dv_readout:.3g}, "
+                         f"same class in {self.prediction_agreement:.1%} of trials")
+        if self.accuracy_original is not None:
+            lines.append(f"  accuracy: original {self.accuracy_original:.2%}, exported "
+                         f"{self.accuracy_exported:.2%}")
+        return "\n".join(lines)
+
+    __str__ = summary
+
+
+def spike_agreement(name: str, a: list, b: list) -> PopulationAgreement:
+    """Compare two per-instance lists of ``(steps, ids)`` spike trains."""
+    matched = n_a = n_b = 0
+    for (sa, ia), (sb, ib) in zip(a, b):
+        ka = set(zip(sa.tolist(), ia.tolist()))
+        kb = set(zip(sb.tolist(), ib.tolist()))
+        matched += len(ka & kb)
+        n_a, n_b = n_a + len(ka), n_b + len(kb)
+    return PopulationAgreement(name, n_a, n_b, matched)
+
+
+def _check_pair(original: NetworkGraph, exported: NetworkGraph, readout: str | None):
+    a = {p.name: (p.kind, p.size) for p in original.populations}
+    b = {p.name: (p.kind, p.size) for p in exported.populations}
+    if a != b:
+        raise ExportError(f"the exported graph's populations {b} differ from the original's "
+                          f"{a}; validation compares the same populations")
+    if original.dt != exported.dt:
+        raise ExportError(f"the exported graph's dt {exported.dt} ms differs from the "
+                          f"original's {original.dt} ms")
+    if readout is not None and a.get(readout, ("",))[0] not in ("lif", "li"):
+        raise ConfigError(f"readout '{readout}' is not a lif/li population; choose from "
+                          f"{sorted(n for n, (k, _) in a.items() if k in ('lif', 'li'))} "
+                          f"or pass readout=None")
+
+
+def _chunks(data: dict[str, Any], batch: int, size: int):
+    for start in range(0, batch, size):
+        yield {k: v[start:start + size] for k, v in data.items()}
+
+
+def _simulate(graph: NetworkGraph, data: dict, batch: int, num_steps: int, readout, chunk,
+              desc: str) -> tuple[dict[str, list], NDArray | None]:
+    spikes: dict[str, list] = {}
+    vsum = []
+    record = (readout,) if readout else ()
+    chunks = list(_chunks(data, batch, chunk)) if data else [{}]
+    for part in tqdm(chunks, desc=desc, disable=not sys.stderr.isatty() or len(chunks) < 2):
+        res: Brian2Result = simulate_brian2(graph, part, num_steps, record_v=record)
+        for name, trains in res.spikes.items():
+            spikes.setdefault(name, []).extend(trains)
+        if readout:
+            vsum.append(res.v[readout])
+    return spikes, (np.concatenate(vsum) if readout else None)
+
+
+def validate_export(original_graph: NetworkGraph, exported_graph: NetworkGraph,
+                    inputs: Mapping[str, Any], num_steps: int,
+                    labels: NDArray | None = None, readout: str | None = "output", *,
+                    batch_chunk: int = 32) -> ValidationReport:
+    """Simulate both graphs in Brian2 on ``inputs`` and compare spikes and readout classes.
+
+    Parameters
+    ----------
+    original_graph, exported_graph : NetworkGraph
+        Same populations (names, kinds, sizes) and ``dt``.
+    inputs : dict
+        As for :func:`~delayprop.reference.simulate_brian2`.
+    num_steps : int
+    labels : array of int, optional
+        One class per batch instance, in ``[0, readout size)``.
+    readout : str or None
+        Population whose V, summed over time, gives the class by argmax. None: no readout.
+    batch_chunk : int
+        Batch instances simulated together (bounds memory).
+
+    Returns
+    -------
+    ValidationReport
+
+    Raises
+    ------
+    ExportError
+        The graphs do not have the same populations or dt.
+    ConfigError
+        ``readout`` is not a lif/li population, or labels given without a readout.
+    DataError
+        Labels of the wrong length or out of range; malformed inputs.
+    """
+    _check_pair(original_graph, exported_graph, readout)
+    batch, data = check_inputs(original_graph, inputs, num_steps)
+    if labels is not None:
+        labels = _check_labels(original_graph, labels, batch, readout)
+    report = ValidationReport(int(num_steps), batch, readout=readout)
+    runs = [_simulate(g, data, batch, int(num_steps), readout, max(int(batch_chunk), 1), desc)
+            for g, desc in ((original_graph, "original"), (exported_graph, "exported"))]
+    (spk_a, v_a), (spk_b, v_b) = runs
+    for name in spk_a:
+        report.populations[name] = spike_agreement(name, spk_a[name], spk_b[name])
+    if readout is not None:
+        report.max_abs_dv_readout = float(np.abs(v_a - v_b).max(initial=0.0))
+        report.predicted_original = np.argmax(v_a.sum(axis=1), axis=1)
+        report.predicted_exported = np.argmax(v_b.sum(axis=1), axis=1)
+        if labels is not None:
+            report.accuracy_original = float(np.mean(report.predicted_original == labels))
+            report.accuracy_exported = float(np.mean(report.predicted_exported == labels))
+    logger.info("validation: %s", report.summary().replace("\n", "; "))
+    return report
+
+
+def _check_labels(graph: NetworkGraph, labels, batch: int, readout: str | None) -> NDArray:
+    if readout is None:
+        raise ConfigError("labels were given but readout=None; name the readout population")
+    y = np.asarray(labels)
+    n = graph.population(readout).size
+    if y.shape != (batch,) or y.dtype.kind not in "iu":
+        raise DataError(f"labels must be {batch} integers (one per batch instance), got "
+                        f"shape {y.shape} dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= n):
+        raise DataError(f"labels must lie in [0, {n}) (readout '{readout}' has {n} neurons), "
+                        f"got [{y.min()}, {y.max()}]")
+    return y.astype(np.int64)
