@@ -20,22 +20,20 @@ Timing against the discrete engine: an input event of step k happens at ``(k + 1
 (n = 0..T-1) is the sample ``V(t_n)``, ``t_n = (n + 1) * dt``.
 
 Closed form. A unit jump of ``I_k`` at s = 0 moves V by
-``g_k(s) = tau_k / (tau_k - tau_m) * (exp(-s/tau_k) - exp(-s/tau_m))``, written without
-cancellation as ``(s/tau_m) exp(-s/tau_m) expm1(z)/z`` with ``z = s (1/tau_m - 1/tau_k)``
-when ``|z|`` is small; ``tau_k == tau_m`` is the limit ``(s/tau_m) exp(-s/tau_m)``.
-V is linear between spikes and a spike at t* (where ``V(t*) = v_thresh``) acts as a jump
-``v_reset - v_thresh`` of V, so every sample is an exact superposition::
+``g_k(s) = tau_k / (tau_k - tau_m) (exp(-s/tau_k) - exp(-s/tau_m))``, evaluated without
+cancellation as ``(s/tau_m) exp(-s/tau_m) expm1(z)/z``, ``z = s (1/tau_m - 1/tau_k)``, for
+small ``|z|``; ``tau_k == tau_m`` is the limit ``(s/tau_m) exp(-s/tau_m)``. A spike at t*
+(``V(t*) = v_thresh``) is a jump ``v_reset - v_thresh`` of V. Samples add every event into
+the first sample at or after it in closed form and carry ``(V, I)`` between samples with
+the exact propagator over dt.
 
-    V(t) = v_init e^{-t/tau_m} + sum_arrivals w g_k(t - a) + sum_spikes (v_reset - v_thresh) e^{-(t - t*)/tau_m}
-
-Spike times. Events (input arrivals, spike arrivals, threshold crossings) are processed in
-time order from a priority queue; at equal times all arrivals come before threshold checks.
-After each change of a neuron's state its next crossing is searched on the closed form
-``f(s) = V(s) - v_thresh``, a sum of terms ``p(s) e^{r s}``: by Rolle's theorem the zeros of
-``f' = D f`` (found recursively, each derivative of ``e^{-r0 s} f`` has one term fewer)
-split the interval into monotone pieces, and the first piece whose end reaches the
-threshold holds the crossing, found by Brent's method to ~1e-13 ms. A crossing that only
-touches the threshold at a maximum is found too (the maximum is a piece end).
+Spike times. Arrivals and threshold crossings are processed in time order from a priority
+queue; at equal times all arrivals come before threshold checks. After each change of a
+neuron's state its next crossing is searched on ``f(s) = V(s) - v_thresh``, a sum of terms
+``p(s) e^{r s}``: by Rolle's theorem the zeros of ``f'`` (found recursively: each
+derivative of ``e^{-r0 s} f`` has one term fewer) cut the interval into monotone pieces;
+the first piece whose end reaches the threshold holds the crossing (also one that only
+touches it), found by Brent's method to ~1e-13 ms.
 """
 from __future__ import annotations
 
@@ -100,12 +98,9 @@ class _Pop:
     v_reset: float
     v_init: float
     taus: tuple
-    x: tuple = ()       # (1/tau_m - 1/tau_k) per current, 1/ms
-    c: tuple = ()       # tau_k / (tau_k - tau_m), 0 where equal (unused there)
-    gmax: tuple = ()    # max_s g_k(s)
 
     def __post_init__(self):
-        tm = self.tau_m
+        tm = self.tau_m     # x: 1/tau_m - 1/tau_k (1/ms); c: tau_k/(tau_k - tau_m); gmax
         self.x = tuple(1.0 / tm - 1.0 / tk for tk in self.taus)
         self.c = tuple(tk / (tk - tm) if tk != tm else 0.0 for tk in self.taus)
         peaks = [math.log(tk / tm) / x if x != 0.0 else tm for tk, x in zip(self.taus, self.x)]
@@ -204,26 +199,21 @@ def _first_crossing(pop: _Pop, v0: float, cur: list, horizon: float) -> float | 
 # ------------------------------------------------------------------------------- validation
 def _resolve_parameters(graph: NetworkGraph, weights, delays_ms) -> dict:
     """``{projection: (weights, delays_ms)}`` as float64 arrays, overrides applied."""
-    out = {p.name: (p.weight.astype(np.float64), p.delay * float(graph.dt))
+    out = {p.name: [p.weight.astype(np.float64), p.delay * float(graph.dt)]
            for p in graph.projections}
     for label, override, pos in (("weights", weights, 0), ("delays_ms", delays_ms, 1)):
         for name, values in (override or {}).items():
             if name not in out:
                 raise ConfigError(f"{label}: '{name}' is not a projection; known: "
                                   f"{sorted(out)}")
-            arr = np.asarray(values, dtype=np.float64)
-            n = len(out[name][0])
-            if arr.shape != (n,):
-                raise ConfigError(f"{label}['{name}']: expected shape ({n},) (one value per "
-                                  f"synapse), got {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ConfigError(f"{label}['{name}']: values must be finite")
+            arr, n = np.asarray(values, dtype=np.float64), len(out[name][0])
+            if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+                raise ConfigError(f"{label}['{name}']: expected {n} finite values (one per "
+                                  f"synapse), got shape {arr.shape}")
             if pos == 1 and n and arr.min() < 0.0:
                 raise ConfigError(f"delays_ms['{name}']: delays must be >= 0 ms, got "
                                   f"{arr.min()!r} at synapse {int(arr.argmin())}")
-            pair = list(out[name])
-            pair[pos] = arr
-            out[name] = tuple(pair)
+            out[name][pos] = arr
     return out
 
 
@@ -501,16 +491,13 @@ def readout_logits(samples: NDArray, readout: str, dt: float) -> NDArray[np.floa
     """
     samples = np.asarray(samples, dtype=np.float64)
     num = samples.shape[1]
-    if readout == "sum":
-        return samples.sum(axis=1)
-    if readout == "mean":
-        return samples.mean(axis=1)
+    weight = {"sum": np.ones(num), "mean": np.full(num, 1.0 / num),
+              "exp_weighted": np.exp(-(np.arange(num) * dt) / (num * dt)) / num}
     if readout == "max":
         return samples.max(axis=1)
-    if readout == "exp_weighted":
-        weight = np.exp(-(np.arange(num) * dt) / (num * dt)) / num
-        return np.einsum("n,bno->bo", weight, samples)
-    raise ConfigError(f"readout must be one of {READOUTS[:4]} for logits, got {readout!r}")
+    if readout not in weight:
+        raise ConfigError(f"readout must be one of {READOUTS[:4]} for logits, got {readout!r}")
+    return np.einsum("n,bno->bo", weight[readout], samples)
 
 
 def loss_from_samples(samples: NDArray, labels, readout: str, dt: float) -> float:
@@ -528,21 +515,22 @@ def loss_from_samples(samples: NDArray, labels, readout: str, dt: float) -> floa
     batch, _, size = samples.shape
     if (labels is None or labels.shape != (batch,) or not np.issubdtype(labels.dtype, np.integer)
             or (batch and (labels.min() < 0 or labels.max() >= size))):
-        shape = None if labels is None else labels.shape
         raise DataError(f"labels: expected {batch} integers in [0, {size}) for readout "
-                        f"'{readout}', got shape {shape}")
+                        f"'{readout}', got {None if labels is None else labels.tolist()}")
     z = readout_logits(samples, readout, dt)
     top = z.max(axis=1)
     lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
     return float(np.mean(lse - z[np.arange(batch), labels]))
 
 
-def _check_readout(graph: NetworkGraph, name: str) -> None:
+def _check_readout(graph: NetworkGraph, name: str, readout: str) -> None:
     kinds = {p.name: p.kind for p in graph.populations}
     if kinds.get(name) not in ("lif", "li"):
         raise ConfigError(f"readout_population must be a 'lif' or 'li' population, got "
                           f"{name!r} (kind {kinds.get(name)}); candidates: "
                           f"{[n for n, k in kinds.items() if k in ('lif', 'li')]}")
+    if readout not in READOUTS:
+        raise ConfigError(f"readout must be one of {READOUTS}, got {readout!r}")
 
 
 def exact_loss(graph: NetworkGraph, inputs: Mapping, num_steps: int, labels,
@@ -572,9 +560,7 @@ def exact_loss(graph: NetworkGraph, inputs: Mapping, num_steps: int, labels,
     DataError
         Labels of the wrong shape or range.
     """
-    _check_readout(graph, readout_population)
-    if readout not in READOUTS:
-        raise ConfigError(f"readout must be one of {READOUTS}, got {readout!r}")
+    _check_readout(graph, readout_population, readout)
     result = simulate_exact(graph, inputs, num_steps, delays_ms=delays_ms, weights=weights)
     return loss_from_samples(result.samples[readout_population], labels, readout, graph.dt)
 
@@ -582,14 +568,6 @@ def exact_loss(graph: NetworkGraph, inputs: Mapping, num_steps: int, labels,
 def _spike_counts(graph: NetworkGraph, result: ExactResult) -> dict:
     return {n: np.array([np.bincount(i, minlength=graph.population(n).size) for _, i in v])
             for n, v in result.spike_times.items() if graph.population(n).kind == "lif"}
-
-
-def _source_times(graph, inputs, num_steps, base: ExactResult, proj, syn: int) -> list:
-    src, pre = graph.population(proj.source), int(proj.pre[syn])
-    if src.kind == "graded_input":
-        x = np.asarray(inputs[src.name], dtype=np.float64)[:, :, pre]
-        return [(np.flatnonzero(row) + 1) * float(graph.dt) for row in x]
-    return [t[i == pre] for t, i in base.spike_times.get(src.name, [])]
 
 
 def finite_difference(graph: NetworkGraph, inputs: Mapping, num_steps: int, labels,
@@ -629,60 +607,62 @@ def finite_difference(graph: NetworkGraph, inputs: Mapping, num_steps: int, labe
         Unknown projection/parameter, bad indices or eps, a delay smaller than eps.
     """
     names = [p.name for p in graph.projections]
-    if projection not in names:
-        raise ConfigError(f"projection {projection!r} not in graph; known: {names}")
-    if parameter not in ("weight", "delay"):
-        raise ConfigError(f"parameter must be 'weight' or 'delay', got {parameter!r}")
+    if projection not in names or parameter not in ("weight", "delay"):
+        raise ConfigError(f"projection must be one of {names} and parameter 'weight' or "
+                          f"'delay', got {projection!r} and {parameter!r}")
     if eps is not None and not (np.isfinite(eps) and eps > 0):
         raise ConfigError(f"eps must be a finite number > 0, got {eps!r}")
-    proj = next(p for p in graph.projections if p.name == projection)
-    params = _resolve_parameters(graph, weights, delays_ms)
-    base_w = {n: p[0] for n, p in params.items()}
-    base_d = {n: p[1] for n, p in params.items()}
+    _check_readout(graph, readout_population, readout)
+    proj = graph.projections[names.index(projection)]
     idx = np.arange(proj.num_synapses) if indices is None else np.asarray(indices).reshape(-1)
-    if not np.issubdtype(idx.dtype, np.integer) and idx.size or (
-            idx.size and (idx.min() < 0 or idx.max() >= proj.num_synapses)):
+    if idx.size and (not np.issubdtype(idx.dtype, np.integer)
+                     or idx.min() < 0 or idx.max() >= proj.num_synapses):
         raise ConfigError(f"indices must be integers in [0, {proj.num_synapses}) for "
                           f"projection '{projection}', got {idx.tolist()[:5]}")
-    base = simulate_exact(graph, inputs, num_steps, delays_ms=base_d, weights=base_w)
-    counts = _spike_counts(graph, base)
+    params = _resolve_parameters(graph, weights, delays_ms)
+    point = {"weight": {n: p[0] for n, p in params.items()},
+             "delay": {n: p[1] for n, p in params.items()}}
+    base = simulate_exact(graph, inputs, num_steps, delays_ms=point["delay"],
+                          weights=point["weight"])
+    loss_from_samples(base.samples[readout_population], labels, readout, graph.dt)
     grads = np.empty(len(idx))
     for out, syn in enumerate(idx):
-        value = (base_w if parameter == "weight" else base_d)[projection][syn]
-        h = eps if eps is not None else (1e-6 * max(1.0, abs(value)) if parameter == "weight"
-                                         else 1e-6)
+        value = point[parameter][projection][syn]
+        h = eps or (1e-6 * max(1.0, abs(value)) if parameter == "weight" else 1e-6)
         if parameter == "delay":
-            _check_delay_step(graph, inputs, num_steps, base, proj, syn, value, h, check_kinks)
+            _check_delay_step(graph, inputs, base, proj, syn, value, h, check_kinks)
         losses = []
-        for sign in (1.0, -1.0):
-            arrays = {n: a.copy() for n, a in (base_w if parameter == "weight"
-                                                else base_d).items()}
-            arrays[projection][syn] = value + sign * h
-            w_, d_ = (arrays, base_d) if parameter == "weight" else (base_w, arrays)
-            res = simulate_exact(graph, inputs, num_steps, delays_ms=d_, weights=w_)
-            changed = [n for n, c in _spike_counts(graph, res).items()
-                       if not np.array_equal(c, counts[n])]
+        for step in (h, -h):
+            moved = {**point, parameter: {n: a.copy() for n, a in point[parameter].items()}}
+            moved[parameter][projection][syn] = value + step
+            res = simulate_exact(graph, inputs, num_steps, delays_ms=moved["delay"],
+                                 weights=moved["weight"])
+            now, before = _spike_counts(graph, res), _spike_counts(graph, base)
+            changed = [n for n in now if not np.array_equal(now[n], before[n])]
             if changed:
                 raise FiniteDifferenceError(
-                    f"{parameter} of synapse {syn} of '{projection}' {value!r} "
-                    f"{'+' if sign > 0 else '-'} {h:.3g}: spike counts of {changed} change, "
-                    f"so the loss is discontinuous here; choose another seed or a smaller eps")
+                    f"{parameter} of synapse {syn} of '{projection}' {value!r} {step:+.3g}: "
+                    f"spike counts of {changed} change, so the loss is discontinuous here; "
+                    f"choose another seed or a smaller eps")
             losses.append(loss_from_samples(res.samples[readout_population], labels,
                                             readout, graph.dt))
         grads[out] = (losses[0] - losses[1]) / (2.0 * h)
     return grads
 
 
-def _check_delay_step(graph, inputs, num_steps, base, proj, syn, value, h, check_kinks):
+def _check_delay_step(graph, inputs, base, proj, syn, value, h, check_kinks):
     if value < h:
         raise ConfigError(f"delay of synapse {syn} of '{proj.name}' is {value!r} ms < eps "
                           f"{h!r}; central differences need delays >= eps")
-    if not check_kinks:
-        return
-    t_n = base.sample_times
-    for b, times in enumerate(_source_times(graph, inputs, num_steps, base, proj, syn)):
-        arrival = times + value
-        if arrival.size and np.min(np.abs(arrival[:, None] - t_n[None, :])) < 4 * h:
+    src, pre = graph.population(proj.source), int(proj.pre[syn])
+    if src.kind == "graded_input":
+        x = np.asarray(inputs[src.name], dtype=np.float64)[:, :, pre]
+        emitted = [(np.flatnonzero(row) + 1) * float(graph.dt) for row in x]
+    else:
+        emitted = [t[i == pre] for t, i in base.spike_times[src.name]]
+    for b, times in enumerate(emitted if check_kinks else []):
+        lag = (times + value)[:, None] - base.sample_times[None, :]
+        if lag.size and np.min(np.abs(lag)) < 4 * h:
             raise FiniteDifferenceError(
                 f"synapse {syn} of '{proj.name}': an arrival (instance {b}) lies within "
                 f"{4 * h:.3g} ms of a sample time, where V(t_n) has a kink in the delay; "

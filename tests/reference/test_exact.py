@@ -446,9 +446,9 @@ def test_bad_configuration_raises_config_error(small, monkeypatch):
                        {"in": [([0], [0])], "x": np.zeros((2, 5, 1))}, 5)
     with pytest.raises(ConfigError, match=r"weights: 'q' is not a projection; known: \['p'\]"):
         simulate_exact(graph, inputs, 5, weights={"q": [1.0]})
-    with pytest.raises(ConfigError, match=r"expected shape \(1,\)"):
+    with pytest.raises(ConfigError, match=r"expected 1 finite values .* got shape \(2,\)"):
         simulate_exact(graph, inputs, 5, delays_ms={"p": [1.0, 2.0]})
-    with pytest.raises(ConfigError, match="values must be finite"):
+    with pytest.raises(ConfigError, match=r"expected 1 finite values .* got shape \(1,\)"):
         simulate_exact(graph, inputs, 5, weights={"p": [np.inf]})
     with pytest.raises(ConfigError, match="delays must be >= 0 ms"):
         simulate_exact(graph, inputs, 5, delays_ms={"p": [-0.1]})
