@@ -8,6 +8,7 @@ worker processes and out of every cached load.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -51,18 +52,25 @@ def power_spectrogram(signal: NDArray[np.floating], config: RawHDConfig) -> NDAr
     ``1 + len(signal) // hop_length`` frames. The window (periodic, ``win_length`` samples)
     sits in the middle of the ``n_fft`` samples.
     """
-    from scipy.signal import get_window  # deferred: scipy.signal takes 1.5 s to import
-
     n_fft, hop = config.n_fft, config.hop_length
-    window = np.zeros(n_fft)
-    start = (n_fft - config.win_length) // 2
-    window[start:start + config.win_length] = get_window(config.window, config.win_length,
-                                                         fftbins=True)
+    window = _window(config.window, config.win_length, n_fft)
     padded = np.pad(np.asarray(signal, dtype=np.float64), n_fft // 2)
     n_frames = 1 + (padded.size - n_fft) // hop
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:n_frames]
     spectrum = np.fft.rfft(frames * window, axis=1)
     return spectrum.real ** 2 + spectrum.imag ** 2
+
+
+@functools.lru_cache(maxsize=8)
+def _window(name: str, win_length: int, n_fft: int) -> NDArray[np.float64]:
+    """Periodic window of ``win_length`` samples centred in ``n_fft`` zeros (read-only)."""
+    from scipy.signal import get_window  # deferred: scipy.signal takes 1.5 s to import
+
+    window = np.zeros(n_fft)
+    start = (n_fft - win_length) // 2
+    window[start:start + win_length] = get_window(name, win_length, fftbins=True)
+    window.flags.writeable = False
+    return window
 
 
 def log_db(mel_power: NDArray[np.float64], config: RawHDConfig) -> NDArray[np.float64]:
