@@ -55,7 +55,8 @@ def _neuron_node(nir, graph: NetworkGraph, pop: NeuronGroup, taus: list[float]):
     n, s = pop.size, 1e-3
     common = dict(r=np.ones(n), v_leak=np.zeros(n))
     meta = {"population": pop.name, "kind": pop.kind, "v_init": float(pop.v_init),
-            "tau_mem_ms": float(pop.tau_mem), "role": "neuron"}
+            "v_reset": float(pop.v_reset), "tau_mem_ms": float(pop.tau_mem), "role": "neuron",
+            "v_thresh": float(pop.v_thresh) if pop.v_thresh is not None else float("nan")}
     spiking = dict(v_threshold=np.full(n, float(pop.v_thresh)),
                    v_reset=np.full(n, float(pop.v_reset))) if pop.kind == "lif" else {}
     if len(taus) == 1:
@@ -150,11 +151,11 @@ def _population(nir, node) -> NeuronGroup:
     name, kind = _text(m["population"]), _text(m["kind"])
     if isinstance(node, nir.Input):
         return NeuronGroup(name, int(np.prod(node.input_type["input"])), kind)
-    tau = float(m["tau_mem_ms"])
-    kw = dict(v_thresh=float(node.v_threshold[0]), v_reset=float(node.v_reset[0])) \
-        if kind == "lif" and node.v_threshold.size else {}
+    v_thresh = float(m["v_thresh"])
     size = int(np.asarray(node.output_type["output"]).prod())
-    return NeuronGroup(name, size, kind, tau_mem=tau, v_init=float(m["v_init"]), **kw)
+    return NeuronGroup(name, size, kind, tau_mem=float(m["tau_mem_ms"]),
+                       v_thresh=None if np.isnan(v_thresh) else v_thresh,
+                       v_reset=float(m["v_reset"]), v_init=float(m["v_init"]))
 
 
 def from_nir(g, where: str = "NIR graph") -> NetworkGraph:

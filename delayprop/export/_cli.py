@@ -1,0 +1,73 @@
+"""``delayprop export RUN --target spinnaker|pynn|loihi2|nir --out DIR``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from delayprop.errors import DataError
+from delayprop.graph import load_graph
+from delayprop.export.targets import TARGETS, export, load_export_data
+
+__all__ = ["register"]
+
+FINAL_GRAPH = "graph_final.npz"
+
+_DESCRIPTION = f"""\
+Export a trained network to a neuromorphic target or an interchange format.
+
+RUN is a run directory holding {FINAL_GRAPH} (delayprop.graph.save_graph). The network is
+checked against the target's hardware profile, made to fit (pruning only with
+--fan-in/--rows prune; delays are never clipped: out-of-range delays are an error),
+weights are quantised to the target's precision, the files are written to DIR, loaded
+back and compared synapse by synapse, and a short report is printed (report.json in DIR).
+
+Targets: spinnaker (PyNN lists + network.py for pyNN.spiNNaker, profile 'spinnaker';
+--profile spinnaker-delay-ext for delays up to 144 ticks), pynn (float weights,
+pyNN.nest), loihi2 (NIR + 8-bit mantissas/exponents), nir (float weights).
+
+--data NPZ re-simulates the original and the exported network in Brian2 and reports
+spike agreement and accuracy. Keys: for a graded_input population P an array P
+[batch, steps, size]; for a spike_source population P flat int arrays P_steps, P_ids,
+P_trial (step, neuron, batch instance of each spike); 'labels' [batch] (optional);
+'num_steps' (needed when no graded array gives it). See delayprop/export/README.md."""
+
+
+def _handle(args: argparse.Namespace) -> int:
+    run = Path(args.run)
+    graph_path = run / FINAL_GRAPH if run.is_dir() else run
+    if not graph_path.is_file():
+        raise DataError(f"{run}: no {FINAL_GRAPH} there; RUN must be a run directory written "
+                        f"by training (or a graph .npz file)")
+    graph = load_graph(graph_path)
+    inputs = labels = num_steps = None
+    if args.data:
+        inputs, labels, num_steps = load_export_data(args.data, graph)
+    result = export(graph, args.target, args.out, profile=args.profile,
+                    max_fan_in=args.max_fan_in, fan_in=args.fan_in, rows=args.rows,
+                    inputs=inputs, num_steps=num_steps, labels=labels,
+                    readout=args.readout)
+    if result.constrain is not None:
+        print(result.constrain.summary())
+    print(result.summary())
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="export a trained network (SpiNNaker/PyNN, Loihi 2, NIR)",
+        description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", metavar="RUN", help=f"run directory with {FINAL_GRAPH}")
+    parser.add_argument("--target", required=True, choices=sorted(TARGETS))
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--profile", help="hardware profile: built-in name "
+                        "(spinnaker, spinnaker-delay-ext, loihi2) or a .toml/.json file")
+    parser.add_argument("--max-fan-in", type=int, metavar="K",
+                        help="fan-in limit per postsynaptic neuron (overrides the profile)")
+    parser.add_argument("--fan-in", choices=("refuse", "prune"), default="refuse",
+                        help="over the fan-in limit: refuse (default) or prune smallest |w|")
+    parser.add_argument("--rows", choices=("refuse", "prune"), default="refuse",
+                        help="over the row-length limit: refuse (default) or prune")
+    parser.add_argument("--data", metavar="NPZ", help="inputs (and labels) for validation")
+    parser.add_argument("--readout", default="output",
+                        help="readout population for accuracy (default %(default)s)")
+    parser.set_defaults(handler=_handle)
