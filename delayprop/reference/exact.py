@@ -340,6 +340,8 @@ class _Instance:
         v, cur, _, version, pending = self.state[name]
         version[j] += 1
         s = _first_crossing(self.net.pops[name], v[j], cur[j], self.net.t_end - t)
+        if s is not None and t + s > self.net.t_end:     # rounding at the horizon
+            s = None
         pending[j] = math.inf if s is None else t + s
         if s is not None:
             self.seq += 1

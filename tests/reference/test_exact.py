@@ -191,10 +191,11 @@ def rk4_reference(graph, inputs_steps, delays, num_steps, h=5e-3):
     return np.array(samples), spikes, v_index
 
 
-def test_matches_rk4_integration_with_recurrence_and_two_synapse_types():
+@pytest.mark.parametrize("tau_mem", [10.0, 8.0])       # 8.0: equal to one tau_syn
+def test_matches_rk4_integration_with_recurrence_and_two_synapse_types(tau_mem):
     rng = np.random.default_rng(4)
     pops = [NeuronGroup("in", 2, "spike_source"),
-            NeuronGroup("hid", 3, "lif", tau_mem=10.0, v_thresh=1.0, v_reset=-0.2),
+            NeuronGroup("hid", 3, "lif", tau_mem=tau_mem, v_thresh=1.0, v_reset=-0.2),
             NeuronGroup("out", 2, "li", tau_mem=15.0, v_init=0.3)]
     projs = [dense("in_hid", "in", "hid", 2, 3, rng.uniform(3.0, 6.0, 6), [0] * 6, 5.0),
              dense("hid_hid", "hid", "hid", 3, 3, rng.uniform(-1.0, 2.0, 9), [0] * 9, 8.0),
@@ -375,6 +376,17 @@ def test_graded_inputs_scale_the_jump_and_batch_instances_are_independent():
     exp0 = 1.5 * 0.4 * kernel(t - 2.0, 5.0, 10.0) - 2.0 * 1.3 * kernel(t - 3.0, 5.0, 10.0)
     exp1 = 1.5 * -2.0 * kernel(t - 4.5, 5.0, 10.0)
     np.testing.assert_allclose(res.samples["o"][:, :, 0], [exp0, exp1], atol=1e-13)
+    # delay gradient of a graded synapse: dV/dd = -w x g'(t - a)
+    with pytest.raises(FiniteDifferenceError, match="of a sample time"):
+        finite_difference(graph, {"x": x}, 20, None, "o", "sum_squared", "p", "delay")
+    delays = np.array([0.5 + 0.13, 0.0 + 0.29])
+    res = simulate_exact(graph, {"x": x}, 20, delays_ms={"p": delays})
+    v = res.samples["o"][:, :, 0]
+    dv_dd0 = -1.5 * np.stack([0.4 * kernel_slope(t - 1.5 - delays[0], 5.0, 10.0),
+                              -2.0 * kernel_slope(t - 4.0 - delays[0], 5.0, 10.0)])
+    fd = finite_difference(graph, {"x": x}, 20, None, "o", "sum_squared", "p", "delay",
+                           indices=[0], delays_ms={"p": delays})
+    np.testing.assert_allclose(fd, [np.mean(np.sum(v * dv_dd0, axis=1))], rtol=1e-6)
 
 
 def test_readout_helpers_reject_and_compute():
