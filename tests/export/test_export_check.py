@@ -1,7 +1,6 @@
 """check(): every violation with where it is and how far over, on hand-made networks."""
 import dataclasses
 
-import numpy as np
 import pytest
 
 from conftest import tiny
