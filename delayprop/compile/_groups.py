@@ -147,9 +147,7 @@ class Population(_Owner):
         if len(spikes) != batch:
             raise ConfigError(f"population '{self.name}': got spikes for {len(spikes)} batch "
                               f"instances, the model has batch_size {batch}")
-        start = np.zeros((batch, self.size), np.uint32)
-        end = np.zeros((batch, self.size), np.uint32)
-        times_all, offset = [], 0
+        lengths, all_times, all_ids = [], [], []
         for b, (times, ids) in enumerate(spikes):
             times = np.asarray(times, dtype=np.float64).ravel()
             ids = np.asarray(ids).ravel().astype(np.int64)
@@ -159,18 +157,22 @@ class Population(_Owner):
             if ids.size and (ids.min() < 0 or ids.max() >= self.size):
                 raise ConfigError(f"population '{self.name}', instance {b}: neuron ids must lie "
                                   f"in [0, {self.size}), got [{ids.min()}, {ids.max()}]")
-            order = np.lexsort((times, ids))
-            counts = np.bincount(ids, minlength=self.size)
-            end[b] = offset + np.cumsum(counts)
-            start[b] = end[b] - counts
-            # A spike at time s is emitted in the first step k with k*dt >= s (GeNN's
-            # rule). Storing (k - 1/2)*dt keeps that step whatever the rounding of k*dt.
-            step = np.ceil(times[order] / self._model.dt - 1e-9)
-            times_all.append((step - 0.5) * self._model.dt)
-            offset += len(times)
+            lengths.append(len(ids))
+            all_times.append(times)
+            all_ids.append(ids)
+        times = np.concatenate(all_times) if all_times else np.zeros(0)
+        inst = np.repeat(np.arange(batch), lengths)
+        key = inst * self.size + (np.concatenate(all_ids) if all_ids else np.zeros(0, int))
+        order = np.lexsort((times, key))                 # by (instance, neuron), then time
+        counts = np.bincount(key, minlength=batch * self.size).reshape(batch, self.size)
+        end = np.cumsum(counts.ravel()).reshape(batch, self.size).astype(np.uint32)
+        start = (end - counts).astype(np.uint32)
+        # A spike at time s is emitted in the first step k with k*dt >= s (GeNN's rule).
+        # Storing (k - 1/2)*dt keeps that step whatever the rounding of k*dt.
+        step = np.ceil(times[order] / self._model.dt - 1e-9)
+        all_times = (step - 0.5) * self._model.dt
         self._set_init("startSpike", start)
         self._set_init("endSpike", end)
-        all_times = np.concatenate(times_all) if times_all else np.zeros(0)
         self.extra_global_params["spikeTimes"].set_init_values(all_times)
 
     @property

@@ -127,6 +127,8 @@ def _population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
                              zero_on_reset=True))
         out.append(ArraySpec(f"{pop.name}_spk", "uint32_t", _const(B, max(n, 1)), pop.name,
                              "spike"))
+        out.append(ArraySpec(f"{pop.name}_spiked", "uint8_t", _const(B, n), pop.name,
+                             "scratch"))
     if pop.record_spikes:
         words = (n + 31) // 32
         out.append(ArraySpec(f"{pop.name}_recSpk", "uint32_t",
@@ -157,6 +159,8 @@ def _training_population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
             out.append(ArraySpec(f"{name}_tape_{tv}", c_type(ttype, prec),
                                  lambda rs, p=name: (B, rs.tape_capacity[p]), name, "tape",
                                  tv))
+            out.append(ArraySpec(f"{name}_tapeTmp_{tv}", c_type(ttype, prec), _const(B, n),
+                                 name, "scratch", tv))
         out.append(ArraySpec(f"{name}_tapeStart", "uint32_t", _const(B, T + 1), name,
                              "tape"))
         out.append(ArraySpec(f"{name}_tapeCount", "uint32_t", _const(B), name, "tape",

@@ -159,25 +159,26 @@ class Lowerer:
         n, p = pop.size, pop.name
         lines = []
         for v in pop.model.vars:
-            lines.append(f"{_ct(v.type, self.scalar)}* const {p}_{v.name} = "
+            lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {p}_{v.name} = "
                          f"dp.{p}_{v.name} + (size_t)b * {n};")
         for name, etype in pop.model.extra_global_params:
             lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* const "
                          f"{p}_{name} = dp.{p}_{name};")
         if pop.model.spikes:
-            lines.append(f"uint32_t* const {p}_spk = dp.{p}_spk + (size_t)b * {max(n, 1)};")
-            lines.append(f"uint32_t* const {p}_spkCnt = dp.{p}_spkCnt + b;")
+            lines.append(f"uint32_t* __restrict__ const {p}_spk = dp.{p}_spk + (size_t)b * {max(n, 1)};")
+            lines.append(f"uint32_t* __restrict__ const {p}_spkCnt = dp.{p}_spkCnt + b;")
+            lines.append(f"uint8_t* __restrict__ const {p}_spiked = dp.{p}_spiked + (size_t)b * {n};")
         if adjoint and pop.adjoint is not None:
             for v in pop.adjoint.vars:
-                lines.append(f"{_ct(v.type, self.scalar)}* const {p}_{v.name} = "
+                lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {p}_{v.name} = "
                              f"dp.{p}_{v.name} + (size_t)b * {n};")
-            lines.append(f"{self.scalar}* const {p}_RevISyn = dp.{p}_RevISyn + (size_t)b * {n};")
+            lines.append(f"{self.scalar}* __restrict__ const {p}_RevISyn = dp.{p}_RevISyn + (size_t)b * {n};")
             for var, depth in delayed_ring_size(self.spec, p).items():
-                lines.append(f"{self.scalar}* const {p}_ring_{var} = dp.{p}_ring_{var} + "
+                lines.append(f"{self.scalar}* __restrict__ const {p}_ring_{var} = dp.{p}_ring_{var} + "
                              f"(size_t)b * {depth * n};")
             for pv, av in self.spec.training.trace_vars:
                 if pv == p:
-                    lines.append(f"{self.scalar}* const {p}_trace_{av} = dp.{p}_trace_{av} + "
+                    lines.append(f"{self.scalar}* __restrict__ const {p}_trace_{av} = dp.{p}_trace_{av} + "
                                  f"(size_t)b * {self.spec.training.num_steps * n};")
         if self.spec.training is not None and p in taped_populations(self.spec):
             lines += self.tape_pointers(pop)
@@ -186,12 +187,14 @@ class Lowerer:
     def tape_pointers(self, pop: PopulationSpec) -> list[str]:
         p, T = pop.name, self.spec.training.num_steps
         lines = [f"const int64_t {p}_tapeCap = dp.dp_rt[DP_RT_tape_capacity_{p}];",
-                 f"uint32_t* const {p}_tapeId = dp.{p}_tapeId + (size_t)b * {p}_tapeCap;",
-                 f"uint32_t* const {p}_tapeStart = dp.{p}_tapeStart + (size_t)b * {T + 1};",
-                 f"uint32_t* const {p}_tapeCount = dp.{p}_tapeCount + b;"]
+                 f"uint32_t* __restrict__ const {p}_tapeId = dp.{p}_tapeId + (size_t)b * {p}_tapeCap;",
+                 f"uint32_t* __restrict__ const {p}_tapeStart = dp.{p}_tapeStart + (size_t)b * {T + 1};",
+                 f"uint32_t* __restrict__ const {p}_tapeCount = dp.{p}_tapeCount + b;"]
         for tv, ttype, _ in taped_populations(self.spec)[p]:
-            lines.append(f"{_ct(ttype, self.scalar)}* const {p}_tape_{tv} = dp.{p}_tape_{tv} + "
-                         f"(size_t)b * {p}_tapeCap;")
+            ct = _ct(ttype, self.scalar)
+            lines.append(f"{ct}* __restrict__ const {p}_tape_{tv} = dp.{p}_tape_{tv} + (size_t)b * {p}_tapeCap;")
+            lines.append(f"{ct}* __restrict__ const {p}_tapeTmp_{tv} = dp.{p}_tapeTmp_{tv} + "
+                         f"(size_t)b * {pop.size};")
         return lines
 
     def postsynaptic_pointers(self, sg: SynapseGroupSpec) -> list[str]:
@@ -199,10 +202,10 @@ class Lowerer:
         g = sg.name
         n_post = self._pop(sg.target).size
         D = sg.max_dendritic_delay_timesteps
-        lines = [f"{self.scalar}* const {g}_inSyn = dp.{g}_inSyn + (size_t)b * {n_post};",
-                 f"{self.scalar}* const {g}_den = dp.{g}_den + (size_t)b * {D * n_post};"]
+        lines = [f"{self.scalar}* __restrict__ const {g}_inSyn = dp.{g}_inSyn + (size_t)b * {n_post};",
+                 f"{self.scalar}* __restrict__ const {g}_den = dp.{g}_den + (size_t)b * {D * n_post};"]
         for v in sg.ps_model.vars:
-            lines.append(f"{_ct(v.type, self.scalar)}* const {g}_{v.name} = dp.{g}_{v.name} + "
+            lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {g}_{v.name} = dp.{g}_{v.name} + "
                          f"(size_t)b * {n_post};")
         return lines
 
@@ -211,11 +214,11 @@ class Lowerer:
         g = sg.name
         n_pre, n_post = self._pop(sg.source).size, self._pop(sg.target).size
         D = sg.max_dendritic_delay_timesteps
-        lines = [f"{self.scalar}* const {g}_den = dp.{g}_den + (size_t)b * {D * n_post};"]
+        lines = [f"{self.scalar}* __restrict__ const {g}_den = dp.{g}_den + (size_t)b * {D * n_post};"]
         if sg.matrix_type is SynapseMatrixType.SPARSE:
             lines.append(f"const uint32_t {g}_maxRow = (uint32_t)dp.dp_rt[DP_RT_max_row_length_{g}];")
-            lines.append(f"const uint32_t* const {g}_rowLength = dp.{g}_rowLength;")
-            lines.append(f"const uint32_t* const {g}_ind = dp.{g}_ind;")
+            lines.append(f"const uint32_t* __restrict__ const {g}_rowLength = dp.{g}_rowLength;")
+            lines.append(f"const uint32_t* __restrict__ const {g}_ind = dp.{g}_ind;")
             stride = f"((size_t){n_pre} * {g}_maxRow)"
         else:
             stride = f"((size_t){n_pre} * {n_post})"
@@ -223,10 +226,10 @@ class Lowerer:
         for v in wu_vars:
             offset = {VarAccess.REDUCE_BATCH_SUM: f" + (size_t)({thread}) * {stride}"}.get(
                 v.access, f" + (size_t)b * {stride}" if v.access.duplicated else "")
-            lines.append(f"{_ct(v.type, self.scalar)}* const {g}_{v.name} = "
+            lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {g}_{v.name} = "
                          f"dp.{g}_{v.name}{offset};")
         for name, etype in sg.wu_model.extra_global_params:
-            lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* const {g}_{name} = "
+            lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* __restrict__ const {g}_{name} = "
                          f"dp.{g}_{name};")
         return lines
 
@@ -260,18 +263,26 @@ class Lowerer:
         lines += self._egp_aliases(g, m)
         lines += self._ref_lines(sg.pre_var_refs, m.pre_neuron_var_refs, src, "id_pre")
         lines += self._ref_lines(sg.post_var_refs, m.post_neuron_var_refs, tgt, "id_post")
-        group_index = self.spec.synapse_groups.index(sg)
+        # An out-of-range delay is counted in dp_delayBad (reported after the phase, see
+        # delay_check) and redirected to delay 0, so the ring is never written out of bounds.
         ring_add = self.ops.add(f"{g}_den[dp_slot * {tgt.size} + id_post]", "(dp_x)")
         lines.append(
             f"#define addToPostDelay(dp_x, dp_d) do {{ const uint32_t dp_dl = "
-            f"dp_delay_steps(dp_d); if (dp_dl >= {D}u) {{ dp_fail(dp, DP_ERR_DELAY, "
-            f"{group_index}); }} else {{ uint32_t dp_slot = dp_wslot + dp_dl; "
-            f"if (dp_slot >= {D}u) dp_slot -= {D}u; {ring_add} }} }} while (0)")
-        lines.append("#define addToPost(dp_x) addToPostDelay(dp_x, 0u)")
+            f"dp_delay_steps(dp_d); dp_delayBad |= (dp_dl >= {D}u); "
+            f"uint32_t dp_slot = dp_wslot + (dp_dl < {D}u ? dp_dl : 0u); "
+            f"if (dp_slot >= {D}u) dp_slot -= {D}u; {ring_add} }} while (0)")
+        direct = self.ops.add(f"{g}_den[dp_wslot * {tgt.size} + id_post]", "(dp_x)")
+        lines.append(f"#define addToPost(dp_x) do {{ {direct} }} while (0)")
         lines.append(self.user_block(m.pre_spike_syn_code, sg.param_dict_wu(),
                                      f"{g}/{m.name}.pre_spike_syn_code"))
         lines.append("#undef addToPostDelay\n#undef addToPost")
         return "\n".join(lines) + "\n"
+
+    def delay_check(self, sg: SynapseGroupSpec) -> tuple[str, str]:
+        """Declaration before, and report after, a group's forward synapse loops."""
+        index = self.spec.synapse_groups.index(sg)
+        return ("uint32_t dp_delayBad = 0;",
+                f"if (dp_delayBad) dp_fail(dp, DP_ERR_DELAY, {index});")
 
     def _egp_aliases(self, owner: str, model) -> list[str]:
         """Extra global parameters by their model names (arrays as pointers)."""
@@ -294,7 +305,12 @@ class Lowerer:
 
     # ------------------------------------------------------------------ forward: neurons
     def neuron_body(self, pop: PopulationSpec) -> str:
-        """Forward code for neuron ``id`` of one instance in step ``k`` (time ``t``)."""
+        """Forward update of neuron ``id`` of one instance in step ``k`` (time ``t``).
+
+        Kept free of appends and branches with side effects so that the compiler can
+        vectorise it: it only raises a flag in ``<pop>_spiked``; :meth:`spike_body` then
+        emits, records and tapes the flagged neurons.
+        """
         p, m = pop.name, pop.model
         lines = [f"{_ct(v.type, self.scalar)} {v.name} = {p}_{v.name}[id];" for v in m.vars]
         lines += self._egp_aliases(p, m)
@@ -306,13 +322,42 @@ class Lowerer:
                 lines.append(self._current_source_block(cs))
         lines.append(self.user_block(m.sim_code, pop.param_dict, f"{p}/{m.name}.sim_code"))
         if m.spikes:
-            lines.append(f"if {self.user_expr(m.threshold_condition_code, pop.param_dict)} {{")
-            lines.append(_indent(self._spike_block(pop)))
-            lines.append(_indent(self.user_block(m.reset_code, pop.param_dict,
-                                                 f"{p}/{m.name}.reset_code")))
-            lines.append("}")
+            lines.append(f"const bool dp_spike = "
+                         f"{self.user_expr(m.threshold_condition_code, pop.param_dict)};")
+            lines.append(f"{p}_spiked[id] = dp_spike;")
+            for tv, _, expr in self._tapes(pop):
+                lines.append(f"{p}_tapeTmp_{tv}[id] = {self.user_expr(expr, pop.param_dict)};")
+            if m.reset_code.strip():
+                lines.append("if (dp_spike) {")
+                lines.append(_indent(self.user_block(m.reset_code, pop.param_dict,
+                                                     f"{p}/{m.name}.reset_code")))
+                lines.append("}")
         lines += [f"{p}_{v.name}[id] = {v.name};" for v in m.vars]
         return "\n".join(lines) + "\n"
+
+    def _tapes(self, pop: PopulationSpec) -> list[tuple[str, str, str]]:
+        if self.spec.training is None:
+            return []
+        return taped_populations(self.spec).get(pop.name, [])
+
+    def spike_body(self, pop: PopulationSpec) -> str:
+        """Emit (spike buffer, recording, tape) neuron ``id`` if it spiked this step."""
+        p = pop.name
+        lines = [self.ops.append(f"{p}_spkCnt[0]", "dp_spkIdx"), f"{p}_spk[dp_spkIdx] = id;"]
+        if pop.record_spikes:
+            words = (pop.size + 31) // 32
+            lines.append("if (dp_recRow >= 0 && dp_recRow < dp_recSteps) {")
+            lines.append("    " + self.ops.set_bit(
+                f"{p}_recSpk[(size_t)dp_recRow * {words} + id / 32]", "id % 32"))
+            lines.append("}")
+        if p in taped_populations(self.spec) if self.spec.training else False:
+            lines.append(self.ops.append(f"{p}_tapeCount[0]", "dp_tapeIdx"))
+            lines.append(f"if (dp_tapeIdx < {p}_tapeCap) {{")
+            lines.append(f"    {p}_tapeId[dp_tapeIdx] = id;")
+            for tv, _, _ in self._tapes(pop):
+                lines.append(f"    {p}_tape_{tv}[dp_tapeIdx] = {p}_tapeTmp_{tv}[id];")
+            lines.append("}")
+        return (f"if ({p}_spiked[id]) {{\n" + _indent("\n".join(lines)) + "\n}\n")
 
     def _postsynaptic_block(self, sg: SynapseGroupSpec) -> str:
         g, m = sg.name, sg.ps_model
@@ -347,26 +392,6 @@ class Lowerer:
         lines.append(_indent(self.user_block(cs.model.injection_code, dict(cs.params),
                                              f"{cs.name}/{cs.model.name}.injection_code")))
         lines.append("#undef injectCurrent\n}")
-        return "\n".join(lines)
-
-    def _spike_block(self, pop: PopulationSpec) -> str:
-        p = pop.name
-        lines = [self.ops.append(f"{p}_spkCnt[0]", "dp_spkIdx"), f"{p}_spk[dp_spkIdx] = id;"]
-        if pop.record_spikes:
-            words = (pop.size + 31) // 32
-            lines.append("if (dp_recRow >= 0 && dp_recRow < dp_recSteps) {")
-            lines.append("    " + self.ops.set_bit(
-                f"{p}_recSpk[(size_t)dp_recRow * {words} + id / 32]", "id % 32"))
-            lines.append("}")
-        tapes = taped_populations(self.spec).get(p) if self.spec.training else None
-        if tapes is not None:
-            lines.append(self.ops.append(f"{p}_tapeCount[0]", "dp_tapeIdx"))
-            lines.append(f"if (dp_tapeIdx < {p}_tapeCap) {{")
-            lines.append(f"    {p}_tapeId[dp_tapeIdx] = id;")
-            for tv, _, expr in tapes:
-                lines.append(f"    {p}_tape_{tv}[dp_tapeIdx] = "
-                             f"{self.user_expr(expr, pop.param_dict)};")
-            lines.append("}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ backward

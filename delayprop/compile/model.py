@@ -350,13 +350,13 @@ class Model:
         rt.pull(name)
         start = rt.get_rt("rec_start")
         steps = min(self.timestep - start, rt.sizes.rec_steps)
-        words = rt.arrays[name][:, :steps]
-        bits = np.unpackbits(words.view(np.uint8), axis=-1, bitorder="little")[..., :pop.size]
-        out = []
-        for b in range(self.batch_size):
-            step, ids = np.nonzero(bits[b])
-            out.append(((start + step) * self.dt, ids.astype(np.int64)))
-        return out
+        words = np.ascontiguousarray(rt.arrays[name][:, :steps])
+        bits = np.unpackbits(words.view(np.uint8), axis=-1, bitorder="little")
+        inst, step, ids = np.nonzero(bits[..., :pop.size])     # sorted by (inst, step, id)
+        bounds = np.searchsorted(inst, np.arange(self.batch_size + 1))
+        times = (start + step) * self.dt
+        ids = ids.astype(np.int64)
+        return [(times[lo:hi], ids[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
     def pull_recording_buffers_from_device(self) -> None:
         """PyGeNN's name; recording data is pulled on access, so this only checks state."""

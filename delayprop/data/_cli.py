@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = actions.add_parser("prepare", help="build the RawHD feature cache (progress bar)")
     sub.add_argument("dataset", choices=("rawhd",))
     sub.add_argument("--path", help=_PATH_HELP)
-    sub.add_argument("--cache-dir", help="cache folder (default: $DELAYPROP_CACHE_DIR, else "
+    sub.add_argument("--cache-dir", help="cache folder (default: $DELAYPROP_CACHE/data, else "
                      "the per-user cache folder)")
     sub.add_argument("--workers", type=int, help="processes (default: the CPU cores)")
     sub.add_argument("--time-mode", choices=TIME_MODES, default="crop_pad")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -57,8 +58,9 @@ class RawHDConfig:
         Log floor: mel power below ``amin`` counts as ``amin`` before taking decibels, so
         ``log(0)`` cannot happen.
     db_ref : 'max' or float
-        Reference power for 0 dB. ``'max'``: the loudest bin of each recording (removes the
-        recording's gain); a float: an absolute power.
+        Reference power for 0 dB. ``'max'``: the loudest bin the network sees of each
+        recording (with ``crop_pad``, within the first ``num_steps`` frames), which removes
+        the recording's gain; a float: an absolute power.
     top_db : float
         Dynamic range kept: values below ``(maximum of the recording) - top_db`` dB are
         raised to it. 80 dB.
@@ -88,16 +90,17 @@ class RawHDConfig:
 
     Notes
     -----
-    Zenke & Vogels (2021) built RawHD from 40 mel-spaced filter banks over 10 ms frames
-    and fed 80 steps. Their published code (``stork.datasets.RawAudioDataset``) computes:
-    pre-emphasis 0.95; 25 ms Hamming frames every 10 ms; 512-point power spectrum; 40
-    triangular mel filters from 0 Hz to Nyquist; ``log10`` of the filter outputs (zeros
-    replaced by machine epsilon); the sequence cut or padded to 80 frames (repeating the
-    last frame); and standardisation of each sample by its own mean and standard deviation
-    over all frames and channels — ``normalisation='sample_zscore'`` here. Mészáros,
-    Knight & Nowotny's RawHD script (librosa, 22,050 Hz, same framing) instead takes
-    ``power_to_db(ref=max)`` with an 80 dB range, zero-pads, shifts the minimum to 0 and
-    multiplies by a constant (0.00099), i.e. ``'unit'`` times 0.0792.
+    Zenke & Vogels (2021) feed RawHD to their networks as 40 mel channels over 80 steps
+    of 10 ms. The details are in their published code (``stork.datasets.RawAudioDataset``,
+    called by their RawHD run script): pre-emphasis 0.95; 25 ms Hamming frames every
+    10 ms; 512-point power spectrum; 40 triangular mel filters from 0 Hz to Nyquist;
+    ``log10`` of the filter outputs (zeros replaced by machine epsilon); the sequence cut or
+    padded to 80 frames (repeating the last frame); and standardisation of each sample by
+    its own mean and standard deviation over all frames and channels —
+    ``normalisation='sample_zscore'`` here. A public librosa-based RawHD preprocessing
+    script (22,050 Hz, same framing) instead takes ``power_to_db(ref=max)`` with an 80 dB
+    range, zero-pads, shifts the minimum to 0 and multiplies by a constant (0.00099):
+    ``'unit'`` times 0.0792.
 
     We choose ``'unit'``: the features drive LIF neurons through trained weights as input
     currents, and a [0, 1] scale in which silence is exactly 0 keeps input events sparse
@@ -144,21 +147,21 @@ class RawHDConfig:
             raise ConfigError(f"RawHDConfig.win_length must be <= n_fft = {self.n_fft} "
                               f"samples, got {self.win_length}; raise n_fft or shorten the "
                               "window")
-        if not (0.0 <= self.pre_emphasis < 1.0):
+        if not (_real(self.pre_emphasis) and 0.0 <= self.pre_emphasis < 1.0):
             raise ConfigError(f"RawHDConfig.pre_emphasis must lie in [0, 1), got "
                               f"{self.pre_emphasis!r}")
         nyquist = self.sample_rate / 2
         fmax = nyquist if self.fmax is None else self.fmax
-        if not (0.0 <= self.fmin < fmax <= nyquist):
+        if not (_real(self.fmin) and _real(fmax) and 0.0 <= self.fmin < fmax <= nyquist):
             raise ConfigError(f"RawHDConfig needs 0 <= fmin < fmax <= sample_rate/2 = "
                               f"{nyquist:g} Hz, got fmin={self.fmin!r}, fmax={self.fmax!r}")
         _check_positive_float("amin", self.amin)
         _check_positive_float("top_db", self.top_db)
-        if self.silence_threshold < 0 or not math.isfinite(self.silence_threshold):
+        if not (_positive_finite(self.silence_threshold) or self.silence_threshold == 0):
             raise ConfigError(f"RawHDConfig.silence_threshold must be a finite number >= 0, "
                               f"got {self.silence_threshold!r}")
         if self.db_ref != "max":
-            if isinstance(self.db_ref, str) or not _positive_finite(self.db_ref):
+            if not _positive_finite(self.db_ref):
                 raise ConfigError(f"RawHDConfig.db_ref must be 'max' or a power > 0, got "
                                   f"{self.db_ref!r}")
 
@@ -197,15 +200,16 @@ class RawHDConfig:
         return cls(**values)
 
 
+def _real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _positive_finite(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value)) and float(value) > 0
-    except (TypeError, ValueError):
-        return False
+    return _real(value) and math.isfinite(float(value)) and float(value) > 0
 
 
 def _check_positive_float(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not _positive_finite(value):
+    if not _positive_finite(value):
         raise ConfigError(f"RawHDConfig.{name} must be a finite number > 0, got {value!r}")
 
 

@@ -87,11 +87,11 @@ def log_db(mel_power: NDArray[np.float64], config: RawHDConfig) -> NDArray[np.fl
 
 
 def fit_steps(db: NDArray[np.float64], config: RawHDConfig) -> NDArray[np.float32]:
-    """Bring ``[frames, n_mels]`` to ``[num_steps, n_mels]``.
+    """Bring ``[frames, n_mels]`` decibels to ``[num_steps, n_mels]``.
 
     ``crop_pad``: keep the first ``num_steps`` frames; pad a shorter sequence with the
-    recording's floor (``max - top_db``, i.e. silence). ``resample``: linear interpolation
-    in time, step ``j`` sampling frame position ``(j + 0.5) * frames / num_steps - 0.5``.
+    floor ``max - top_db`` (silence). ``resample``: linear interpolation in time, step ``j``
+    sampling frame position ``(j + 0.5) * frames / num_steps - 0.5``.
     """
     frames, steps = db.shape[0], config.num_steps
     if config.time_mode == "crop_pad":
@@ -110,6 +110,10 @@ def log_mel(signal: NDArray[np.floating], config: RawHDConfig,
             filterbank: Any) -> tuple[NDArray[np.float32], int]:
     """Features ``[num_steps, n_mels]`` (dB, before normalisation) of a mono signal.
 
+    Mel power → (``crop_pad``: the first ``num_steps`` frames) → :func:`log_db` →
+    :func:`fit_steps`. With ``db_ref='max'`` the reference is thus the loudest bin the
+    network sees: 0 dB in every sample.
+
     Parameters
     ----------
     signal : ndarray, shape [samples]
@@ -123,24 +127,27 @@ def log_mel(signal: NDArray[np.floating], config: RawHDConfig,
     -------
     features : ndarray of float32, shape [num_steps, n_mels]
     frames : int
-        Number of spectrogram frames before cropping, padding or resampling.
+        Number of spectrogram frames of the whole recording.
 
     Raises
     ------
     DataError
-        If the mel power never exceeds the log floor ``amin`` (nothing audible).
+        If the analysed frames hold no mel power above the log floor ``amin``.
     """
     from scipy import sparse
 
     power = power_spectrogram(pre_emphasis(signal, config.pre_emphasis), config)
+    frames = power.shape[0]
+    if config.time_mode == "crop_pad":
+        power = power[:config.num_steps]
     # Each mel filter spans a few FFT bins: a sparse product needs no BLAS, whose thread
     # start-up made this tiny product 45x slower (OpenBLAS, 2 threads) than the rest.
     bank = filterbank if sparse.issparse(filterbank) else sparse.csr_matrix(filterbank)
     mel = np.asarray((bank @ power.T).T)
     if not mel.max() > config.amin:
-        raise DataError(f"mel power never exceeds the log floor amin={config.amin:g}: "
-                        "the recording holds no audible signal")
-    return fit_steps(log_db(mel, config), config), int(mel.shape[0])
+        raise DataError(f"no mel power above the log floor amin={config.amin:g} in the "
+                        f"{mel.shape[0]} analysed frames: nothing audible")
+    return fit_steps(log_db(mel, config), config), int(frames)
 
 
 def fit_normaliser(train_db: NDArray[np.float32], config: RawHDConfig) -> dict[str, Any]:

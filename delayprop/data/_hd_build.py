@@ -36,7 +36,7 @@ __all__ = ["FEATURE_CODE_VERSION", "FeatureTable", "cache_path_for", "load_or_bu
 logger = logging.getLogger(__name__)
 
 #: Bump whenever _audio.py or _features.py change the numbers they produce.
-FEATURE_CODE_VERSION = 1
+FEATURE_CODE_VERSION = 2
 
 # Runs with fewer recordings than this stay in-process: starting workers costs more.
 _MIN_FILES_PER_WORKER = 64

@@ -7,9 +7,9 @@ Data root, in order of precedence:
 3. the per-user data directory, ``platformdirs.user_data_dir("delayprop")`` (on Linux
    ``~/.local/share/delayprop``), where ``delayprop data fetch`` puts downloads.
 
-Feature caches go to ``cache_dir`` if given, else ``DELAYPROP_CACHE_DIR``, else
-``platformdirs.user_cache_dir("delayprop")/data`` (on Linux ``~/.cache/delayprop/data``,
-which follows ``XDG_CACHE_HOME``).
+Feature caches go to ``cache_dir`` if given, else ``$DELAYPROP_CACHE/data`` (the variable
+that also moves the compiled-code cache), else ``platformdirs.user_cache_dir("delayprop")``
+``/data`` (on Linux ``~/.cache/delayprop/data``, which follows ``XDG_CACHE_HOME``).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import platformdirs
 __all__ = ["DATA_ENV", "CACHE_ENV", "data_root", "cache_root", "describe_root"]
 
 DATA_ENV = "DELAYPROP_DATA"
-CACHE_ENV = "DELAYPROP_CACHE_DIR"
+CACHE_ENV = "DELAYPROP_CACHE"
 
 
 def data_root(path: str | os.PathLike[str] | None = None) -> Path:
@@ -60,6 +60,5 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_cache_dir("delayprop")) / "data"
+    base = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("delayprop"))
+    return base / "data"

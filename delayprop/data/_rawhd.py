@@ -39,7 +39,7 @@ class RawHD(Split):
     config : RawHDConfig, optional
         Preprocessing parameters; keyword arguments in ``overrides`` replace single fields.
     cache_dir : path-like, optional
-        Folder of the feature cache; default: ``DELAYPROP_CACHE_DIR``, else the per-user
+        Folder of the feature cache; default: ``$DELAYPROP_CACHE/data``, else the per-user
         cache folder.
     on_error : {'raise', 'skip'}
         What to do when recordings of this split cannot be used (missing, corrupt,

@@ -46,8 +46,6 @@ def _handle(args: argparse.Namespace) -> int:
                     max_fan_in=args.max_fan_in, fan_in=args.fan_in, rows=args.rows,
                     inputs=inputs, num_steps=num_steps, labels=labels,
                     readout=args.readout)
-    if result.constrain is not None:
-        print(result.constrain.summary())
     print(result.summary())
     return 0
 

@@ -73,9 +73,15 @@ class ExportResult:
             lines.append(f"pruned: {c.pruned} synapse(s) (fan-in {sum(c.pruned_fan_in.values())}"
                          f", rows {sum(c.pruned_rows.values())})")
             if c.profile.weight_bits is not None:
-                lines.append(f"weight error: max {c.max_abs_weight_error:.3g} "
-                             f"({c.relative_weight_error:.2e} of max |w|), {c.zeroed} small "
-                             f"weight(s) rounded to zero")
+                lines.append(f"weights: {c.profile.weight_bits}-bit ({c.profile.weight_sign}),"
+                             f" profile '{c.profile.name}'; weight error: max "
+                             f"{c.max_abs_weight_error:.3g} ({c.relative_weight_error:.2e} of "
+                             f"max |w|), {c.zeroed} small weight(s) rounded to zero")
+                lines += [f"  {g.name}: scale 2^{g.exponent}, max error {g.max_abs_error:.3g}, "
+                          f"zeroed {g.zeroed}/{g.synapses}" for g in c.scale_groups]
+            if c.cores:
+                lines.append("cores: " + ", ".join(f"{k} {v}" for k, v in c.cores.items())
+                             + f" ({c.profile.neurons_per_core} neurons/core)")
         else:
             lines.append("weights: float64, unchanged (weight error 0)")
         if self.validation is not None:
@@ -116,11 +122,9 @@ def _resolve_profile(target: str, profile, max_fan_in) -> HardwareProfile | None
         raise ConfigError(f"unknown export target {target!r}; choose from {sorted(TARGETS)}")
     spec = profile if profile is not None else TARGETS[target][0]
     if spec is None:
-        if max_fan_in is not None:
-            return dataclasses.replace(get_profile("spinnaker"), name=f"{target}-fan-in",
-                                       max_row_length=None, weight_bits=None,
-                                       max_delay_ticks=None, min_delay_ticks=0,
-                                       graded_events=True, max_fan_in=int(max_fan_in))
+        if max_fan_in is not None:       # float weights, any delay: only the fan-in limit
+            return HardwareProfile(f"{target}-fan-in", max_fan_in=int(max_fan_in),
+                                   delay_offset=1, description="fan-in limit only")
         return None
     prof = get_profile(spec)
     if max_fan_in is not None:

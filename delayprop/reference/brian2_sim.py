@@ -65,6 +65,7 @@ import importlib.machinery
 import importlib.util
 import logging
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -286,7 +287,9 @@ def _brian2_prefs(b2, target: str):
     prefs.codegen.target = target
     prefs.core.default_float_dtype = np.float64
     try:
-        yield
+        with warnings.catch_warnings():   # brian2 2.9 calls pyparsing's deprecated names
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="pyparsing")
+            yield
     finally:
         prefs.codegen.target, prefs.core.default_float_dtype = saved
 

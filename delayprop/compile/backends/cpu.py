@@ -41,9 +41,11 @@ def _synapse_phase(low: Lowerer) -> str:
                      f"const uint32_t* const dp_spk = dp.{src.name}_spk + (size_t)b * {max(src.size, 1)};",
                      f"const uint32_t dp_spkCnt = dp.{src.name}_spkCnt[b];"]
         prologue += _ref_pointers(low, sg)
+        declare, check = low.delay_check(sg)
+        prologue.append(declare)
         loop = ("for (uint32_t dp_i = 0; dp_i < dp_spkCnt; dp_i++) {\n"
                 "    const uint32_t id_pre = dp_spk[dp_i];\n"
-                + _indent(low.synapse_row_loop(sg, low.synapse_body(sg))) + "}\n")
+                + _indent(low.synapse_row_loop(sg, low.synapse_body(sg))) + "}\n" + check + "\n")
         parts.append(_block(f"synapse group '{sg.name}' ({sg.wu_model.name})", prologue, loop))
     return "".join(parts)
 
@@ -76,6 +78,9 @@ def _neuron_phase(low: Lowerer) -> str:
             prologue.append(f"{pop.name}_spkCnt[0] = 0;")
         loop = ("for (uint32_t id = 0; id < num_neurons; id++) {\n"
                 + _indent(low.neuron_body(pop)) + "}\n")
+        if pop.model.spikes:
+            loop += ("for (uint32_t id = 0; id < num_neurons; id++) {\n"
+                     + _indent(low.spike_body(pop)) + "}\n")
         parts.append(_block(f"population '{pop.name}' ({pop.model.name})", prologue, loop))
     return "".join(parts)
 
