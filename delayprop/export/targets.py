@@ -79,6 +79,8 @@ class ExportResult:
                              f"max |w|), {c.zeroed} small weight(s) rounded to zero")
                 lines += [f"  {g.name}: scale 2^{g.exponent}, max error {g.max_abs_error:.3g}, "
                           f"zeroed {g.zeroed}/{g.synapses}" for g in c.scale_groups]
+            else:
+                lines.append("weights: float64, unchanged (weight error 0)")
             if c.cores:
                 lines.append("cores: " + ", ".join(f"{k} {v}" for k, v in c.cores.items())
                              + f" ({c.profile.neurons_per_core} neurons/core)")

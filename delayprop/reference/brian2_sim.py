@@ -262,15 +262,26 @@ class _PtpFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
+@contextlib.contextmanager
+def _quiet_pyparsing():
+    """brian2 2.9 calls pyparsing names that pyparsing 3.3 deprecates; hide only those."""
+    with warnings.catch_warnings():
+        for module in ("pyparsing", "brian2"):
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+        yield
+
+
 def _import_brian2():
     """Import brian2, working around its use of ``numpy.ndarray.ptp`` on NumPy >= 2.4."""
     if "brian2" in sys.modules or hasattr(np.ndarray, "ptp"):
-        import brian2
+        with _quiet_pyparsing():
+            import brian2
         return brian2
     finder = _PtpFinder()
     sys.meta_path.insert(0, finder)
     try:
-        import brian2
+        with _quiet_pyparsing():
+            import brian2
     except ImportError as err:
         raise ConfigError(f"simulate_brian2 needs brian2 (pip install 'delayprop[validation]')"
                           f"; importing it failed: {err}") from err
@@ -287,8 +298,7 @@ def _brian2_prefs(b2, target: str):
     prefs.codegen.target = target
     prefs.core.default_float_dtype = np.float64
     try:
-        with warnings.catch_warnings():   # brian2 2.9 calls pyparsing's deprecated names
-            warnings.filterwarnings("ignore", category=DeprecationWarning, module="pyparsing")
+        with _quiet_pyparsing():
             yield
     finally:
         prefs.codegen.target, prefs.core.default_float_dtype = saved

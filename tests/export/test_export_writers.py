@@ -1,5 +1,6 @@
 """Writers: export -> load back -> same connectivity; the PyNN script runs against pyNN.mock."""
 import importlib.util
+from dataclasses import replace as dataclasses_replace
 import json
 
 import nir
@@ -168,3 +169,15 @@ def test_delays_from_ms_round_never_truncate():
     assert steps_from_ms([0.3], 0.1, offset=0).tolist() == [3]   # 0.3 / 0.1 = 2.9999999999999996
     with pytest.raises(DataError, match="not a whole number of 1.0 ms ticks"):
         steps_from_ms([2.5], 1.0, where="x")
+
+
+def test_fully_pruned_network_exports_and_loads_back(tmp_path, genn_net):
+    from delayprop.export import constrain
+    prof = dataclasses_replace(PROFILES["loihi2"], max_fan_in=0)
+    empty = constrain(genn_net, prof, fan_in="prune").graph
+    assert sum(p.num_synapses for p in empty.projections) == 0
+    assert same_connectivity(empty, read_nir(write_nir(empty, tmp_path / "e.nir"))) == []
+    write_pynn(empty, tmp_path / "pynn")
+    assert same_connectivity(empty, read_pynn(tmp_path / "pynn")) == []
+    write_plain(empty, tmp_path / "plain")
+    assert same_connectivity(empty, read_plain(tmp_path / "plain")) == []
