@@ -1,0 +1,97 @@
+"""Decoding: mix-down, resampling, and a clear error for every kind of bad recording."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from datahelpers import FIXTURE, SR, tone, write_flac
+
+from delayprop.data import RawHDConfig
+from delayprop.data._audio import read_audio
+from delayprop.data._features import log_mel, mel_filterbank
+from delayprop.errors import DataError
+
+CFG = RawHDConfig()
+BANK = mel_filterbank(CFG)
+REAL = FIXTURE / "audio" / "lang-english_speaker-00_trial-0_digit-3.flac"
+
+
+def test_mono_file_is_read_unchanged():
+    audio = read_audio(REAL, SR, 1e-4)
+    raw, rate = sf.read(REAL, dtype="float32")
+    assert (audio.source_rate, audio.source_channels, rate) == (SR, 1, SR)
+    np.testing.assert_array_equal(audio.signal, raw)
+
+
+def test_stereo_is_mixed_down_to_the_channel_mean(tmp_path):
+    left, right = tone(440.0, 0.5), tone(1500.0, 0.5, amp=0.25)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, np.stack([left, right], axis=1), SR, subtype="FLOAT")
+    audio = read_audio(path, SR, 1e-4)
+    assert audio.source_channels == 2
+    np.testing.assert_allclose(audio.signal, (left + right) / 2, atol=1e-7)
+
+
+def test_other_sample_rate_is_resampled_to_the_same_features(tmp_path):
+    # the same 1 kHz tone written at 44.1 kHz and at 22.05 kHz
+    path44 = tmp_path / "t44.wav"
+    sf.write(path44, tone(1000.0, 0.6, sr=44100), 44100, subtype="FLOAT")
+    path22 = tmp_path / "t22.wav"
+    sf.write(path22, tone(1000.0, 0.6, sr=SR), SR, subtype="FLOAT")
+    a44, a22 = read_audio(path44, SR, 1e-4), read_audio(path22, SR, 1e-4)
+    assert (a44.source_rate, a44.sample_rate, a44.signal.size) == (44100, SR, a22.signal.size)
+    f44, _ = log_mel(a44.signal, CFG, BANK)
+    f22, _ = log_mel(a22.signal, CFG, BANK)
+    loud = f22 > -30.0            # bins that carry the tone (> 200 of them), not leakage
+    assert loud.sum() > 150
+    np.testing.assert_allclose(f44[loud], f22[loud], atol=0.3)
+
+
+def test_corrupt_file_names_the_file(tmp_path):
+    path = tmp_path / "garbage.flac"
+    path.write_bytes(b"fLaC" + np.random.default_rng(0).bytes(4000))
+    with pytest.raises(DataError, match=r"garbage\.flac: cannot decode audio .*corrupt"):
+        read_audio(path, SR, 1e-4)
+
+
+def test_truncated_file_names_the_file(tmp_path):
+    path = tmp_path / "cut.flac"
+    data = REAL.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(DataError, match=r"cut\.flac: (cannot decode audio|truncated)"):
+        read_audio(path, SR, 1e-4)
+
+
+def test_empty_recording(tmp_path):
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), SR)
+    with pytest.raises(DataError, match=r"empty\.wav: empty recording \(0 samples\)"):
+        read_audio(path, SR, 1e-4)
+
+
+def test_all_silent_recording(tmp_path):
+    path = write_flac(tmp_path / "silent.flac", np.zeros(SR, dtype=np.float32))
+    with pytest.raises(DataError, match=r"silent\.flac: all silent — peak amplitude 0"):
+        read_audio(path, SR, 1e-4)
+
+
+def test_stereo_that_cancels_is_silent(tmp_path):
+    signal = tone(440.0, 0.3)
+    path = tmp_path / "cancel.wav"
+    sf.write(path, np.stack([signal, -signal], axis=1), SR, subtype="FLOAT")
+    with pytest.raises(DataError, match=r"all silent .* after mixing 2 channel"):
+        read_audio(path, SR, 1e-4)
+
+
+def test_non_finite_samples(tmp_path):
+    signal = tone(440.0, 0.3)
+    signal[100] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, signal, SR, subtype="FLOAT")
+    with pytest.raises(DataError, match=r"nan\.wav: holds non-finite samples"):
+        read_audio(path, SR, 1e-4)
+
+
+def test_missing_file_is_a_decode_error(tmp_path):
+    with pytest.raises(DataError, match=r"nothere\.flac: cannot decode audio"):
+        read_audio(tmp_path / "nothere.flac", SR, 1e-4)
