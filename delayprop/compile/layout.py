@@ -148,6 +148,7 @@ def _training_population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
                                  pop.name, "adjoint", v.name, zero_on_reset=True))
         out.append(ArraySpec(f"{pop.name}_RevISyn", prec, _const(B, n), pop.name, "adjoint",
                              "RevISyn", zero_on_reset=True))
+        out += _egps(pop.name, pop.adjoint, prec)
         for var, depth in delayed_ring_size(spec, pop.name).items():
             out.append(ArraySpec(f"{pop.name}_ring_{var}", prec, _const(B, depth, n),
                                  pop.name, "adjoint_ring", var, zero_on_reset=True))

@@ -169,6 +169,9 @@ class Lowerer:
             lines.append(f"uint32_t* __restrict__ const {p}_spkCnt = dp.{p}_spkCnt + b;")
             lines.append(f"uint8_t* __restrict__ const {p}_spiked = dp.{p}_spiked + (size_t)b * {n};")
         if adjoint and pop.adjoint is not None:
+            for name, etype in pop.adjoint.extra_global_params:
+                lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* const "
+                             f"{p}_{name} = dp.{p}_{name};")
             for v in pop.adjoint.vars:
                 lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {p}_{v.name} = "
                              f"dp.{p}_{v.name} + (size_t)b * {n};")
@@ -435,6 +438,7 @@ class Lowerer:
         p = pop.name
         load = [f"{_ct(v.type, self.scalar)} {v.name} = {p}_{v.name}[id];"
                 for v in pop.model.vars + pop.adjoint.vars]
+        load += self._egp_aliases(p, pop.model) + self._egp_aliases(p, pop.adjoint)
         store = [f"{p}_{v.name}[id] = {v.name};" for v in pop.model.vars + pop.adjoint.vars]
         return load, store
 

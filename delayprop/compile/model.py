@@ -164,7 +164,8 @@ class Model:
             if p.adjoint is not None:
                 p.adjoint.check_against(p.model)
                 adj_params = tuple(p.adjoint.evaluate_params(
-                    p.adjoint_params, self.dt, f"population '{p.name}' adjoint").items())
+                    p.adjoint_params, self.dt, f"population '{p.name}' adjoint",
+                    inherited=params).items())
             pops.append(PopulationSpec(p.name, p.size, p.model, tuple(params.items()),
                                        p.adjoint, adj_params, bool(p.spike_recording_enabled)))
         groups = []
@@ -175,7 +176,8 @@ class Model:
             if s.adjoint is not None:
                 s.adjoint.check_against(s.wu.model)
                 adj_params = tuple(s.adjoint.evaluate_params(
-                    s.adjoint_params, self.dt, f"synapse group '{s.name}' adjoint").items())
+                    s.adjoint_params, self.dt, f"synapse group '{s.name}' adjoint",
+                    inherited=wu).items())
             groups.append(SynapseGroupSpec(
                 s.name, s.source.name, s.target.name, s.matrix_type, s.wu.model,
                 tuple(wu.items()), s.ps.model, tuple(ps.items()),

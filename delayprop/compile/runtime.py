@@ -62,9 +62,11 @@ class Runtime:
         lib.dp_run.restype = ctypes.c_int64
         lib.dp_run.argtypes = [ctypes.c_void_p, ctypes.c_int64]
         lib.dp_reset.argtypes = [ctypes.c_void_p]
-        if hasattr(lib, "dp_trial"):
-            lib.dp_trial.restype = ctypes.c_int64
-            lib.dp_trial.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32]
+        if hasattr(lib, "dp_forward"):
+            lib.dp_forward.restype = ctypes.c_int64
+            lib.dp_forward.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+            lib.dp_backward.restype = None
+            lib.dp_backward.argtypes = [ctypes.c_void_p, ctypes.c_int32]
         if self.backend == "cuda":
             lib.dp_cuda_malloc.restype = ctypes.c_void_p
             lib.dp_cuda_malloc.argtypes = [ctypes.c_size_t]
@@ -153,14 +155,18 @@ class Runtime:
         self._lib.dp_run(self._state_ptr(), int(num_steps))
         self._check()
 
-    def trial(self, num_instances: int, backward: bool) -> int:
-        """Run whole trials (forward [+ backward]) of ``num_instances`` instances.
+    def forward(self, num_instances: int) -> int:
+        """Whole forward trials (taped) and the loss of ``num_instances`` instances.
 
-        Returns the number of instances whose spike tape overflowed (their backward pass
-        was skipped)."""
-        overflowed = self._lib.dp_trial(self._state_ptr(), int(num_instances), int(backward))
+        Returns the number of instances whose spike tape overflowed."""
+        overflowed = self._lib.dp_forward(self._state_ptr(), int(num_instances))
         self._check()
         return int(overflowed)
+
+    def backward(self, num_instances: int) -> None:
+        """The backward pass of the last :meth:`forward`, accumulating gradients."""
+        self._lib.dp_backward(self._state_ptr(), int(num_instances))
+        self._check()
 
     def _state_ptr(self):
         return ctypes.cast(self._state, ctypes.c_void_p)

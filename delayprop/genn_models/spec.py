@@ -202,9 +202,12 @@ class _ModelBase:
         return {f.name: getattr(self, f.name) for f in fields(self)   # type: ignore[arg-type]
                 if f.name.endswith("_code")}
 
-    def evaluate_params(self, values: Mapping[str, float], dt: float,
-                        context: str) -> dict[str, float]:
-        """Return params and derived params as numbers, checking that each is given."""
+    def evaluate_params(self, values: Mapping[str, float], dt: float, context: str,
+                        inherited: Mapping[str, float] | None = None) -> dict[str, float]:
+        """Return params and derived params as numbers, checking that each is given.
+
+        ``inherited`` (an adjoint's forward model's values) is visible to derived-param
+        functions but not returned."""
         values = dict(values or {})
         missing = [p for p in self.params if p not in values]
         extra = [k for k in values if k not in self.params]
@@ -217,7 +220,7 @@ class _ModelBase:
         out = {p: float(values[p]) for p in self.params}
         for name, fn in self.derived_params:
             try:
-                out[name] = float(fn(dict(out), float(dt)))
+                out[name] = float(fn({**(inherited or {}), **out}, float(dt)))
             except Exception as err:   # user callable: report which one failed
                 raise ModelDefinitionError(f"[{context}] derived parameter '{name}' of model "
                                            f"'{self.name}' failed: {err}") from err

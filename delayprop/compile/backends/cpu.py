@@ -149,10 +149,34 @@ static void dp_backward_step(const DPState& dp, const int b, const int64_t n, co
 {_indent(_backward_synapse_phase(low))}
 {_indent(_backward_neuron_phase(low))}}}
 
-extern "C" DP_EXPORT int64_t dp_trial(void* state, int32_t num_instances, int32_t backward) {{
+static inline bool dp_overflowed(const DPState& dp, const int b) {{
+    return {overflow};
+}}
+
+// Forward pass (with tape) and loss of whole trials; returns how many instances'
+// tapes overflowed (their backward pass must not run: Python grows the tape and repeats).
+extern "C" DP_EXPORT int64_t dp_forward(void* state, int32_t num_instances) {{
     const DPState& dp = *(const DPState*)state;
     int64_t overflowed = 0;
-    #pragma omp parallel reduction(+:overflowed)
+    #pragma omp parallel for schedule(dynamic, 1) reduction(+:overflowed)
+    for (int b = 0; b < num_instances; b++) {{
+        dp_reset_instance(dp, b);
+        for (int64_t k = 0; k < {T}; k++) {{
+            dp_tape_mark(dp, b, k);
+            dp_step(dp, b, k);
+        }}
+        dp_tape_mark(dp, b, {T});
+        dp_loss(dp, b);
+        overflowed += dp_overflowed(dp, b) ? 1 : 0;
+    }}
+    return overflowed;
+}}
+
+// Backward pass of the trials of the last dp_forward, accumulating gradients into one
+// buffer per thread (the REDUCE_BATCH_SUM variables, zeroed by the caller).
+extern "C" DP_EXPORT void dp_backward(void* state, int32_t num_instances) {{
+    const DPState& dp = *(const DPState*)state;
+    #pragma omp parallel
     {{
 #ifdef _OPENMP
         const int dp_thread = omp_get_thread_num();
@@ -161,21 +185,10 @@ extern "C" DP_EXPORT int64_t dp_trial(void* state, int32_t num_instances, int32_
 #endif
         #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < num_instances; b++) {{
-            dp_reset_instance(dp, b);
-            for (int64_t k = 0; k < {T}; k++) {{
-                dp_tape_mark(dp, b, k);
-                dp_step(dp, b, k);
-            }}
-            dp_tape_mark(dp, b, {T});
-            dp_loss(dp, b);
-            if ({overflow}) {{
-                overflowed++;
-            }} else if (backward) {{
-                for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(dp, b, n, dp_thread);
-            }}
+            if (dp_overflowed(dp, b)) continue;
+            for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(dp, b, n, dp_thread);
         }}
     }}
-    return overflowed;
 }}
 """
 

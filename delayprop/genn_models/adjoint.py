@@ -1,0 +1,181 @@
+"""EventProp models: the forward models training uses and their adjoints, in GeNN's language.
+
+Continuous model (DESIGN.md): tau_m dV/dt = -V + I, tau_s dI/dt = -I, I jumps by w (times
+the event's value x) at the arrival a = t_spike + d; LIF neurons reset to v_reset at
+v_thresh. Adjoint convention (Wunderlich & Pehle 2021): with the sensitivities
+mu_V = dL/dV = -tau_m lambda_V and mu_I = dL/dI = -tau_s lambda_I, backward in time::
+
+    tau_m dlambda_V/d(-t) = -lambda_V - dL/dV            (readout drive)
+    tau_s dlambda_I/d(-t) = -lambda_I + lambda_V
+
+solved exactly over one step (no events in between)::
+
+    lambda_I <- beta lambda_I + tau_m/(tau_m - tau_s) (alpha - beta) lambda_V
+    lambda_V <- alpha lambda_V                      alpha = e^(-dt/tau_m), beta = e^(-dt/tau_s)
+
+At a spike of neuron i (threshold theta, reset v_r, current I at the spike)::
+
+    lambda_V <- lambda_V + [(theta - v_r) lambda_V + sum_j w_ij x (lambda_V - lambda_I)_j(a_ij)
+                             + dl/dt_spike] / (I - theta)
+
+and gradients, summed over the events k of synapse ij::
+
+    dL/dw_ij = -tau_s sum_k x_k lambda_I,j(a_k)
+    dL/dd_ij = dt * w_ij sum_k x_k (lambda_V - lambda_I)_j(a_k)     (per step of delay)
+
+Discrete-time alignment: forward step n's sample V_n is V((n+1) dt) of the continuous model
+and an event emitted in step k arrives at (k + 1 + d) dt; backward step n applies the
+readout drive of V_n at (n+1) dt, then the jumps of spikes of step n, then propagates to
+n dt, where the values are written for synapses whose events arrived then.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from delayprop.genn_models.spec import (VarAccess, create_adjoint_neuron_model,
+                                        create_adjoint_weight_update_model,
+                                        create_neuron_model, create_weight_update_model,
+                                        exp_decay)
+
+__all__ = ["lif_train", "lif_adjoint", "readout_train", "readout_adjoint",
+           "pulse_train", "pulse_adjoint", "lambda_i_coefficient", "READOUTS"]
+
+RO = VarAccess.READ_ONLY
+RS = VarAccess.REDUCE_BATCH_SUM
+
+#: readout -> (forward accumulation code, dz/dV_n expression in the backward pass).
+#: ``T`` is the trial length in steps, ``t = n dt`` the time of step n.
+READOUTS = {
+    "sum_var": ("VSum += V;", "1.0"),
+    "avg_var": ("VSum += V / num_steps;", "1.0 / num_steps"),
+    "max_var": ("if (V > VSum || t == 0.0) { VSum = V; VMaxT = t; }",
+                "(t == VMaxT) ? 1.0 : 0.0"),
+    "avg_var_exp_weight": ("VSum += exp(-t / (num_steps * dt)) * V / num_steps;",
+                           "exp(-t / (num_steps * dt)) / num_steps"),
+}
+
+
+def lambda_i_coefficient(p, dt) -> float:
+    """tau_m/(tau_m - tau_s) (alpha - beta), or its limit (dt/tau) e^(-dt/tau) when equal."""
+    tau_m, tau_s = p["tau_mem"], p["tau_syn"]
+    if abs(tau_m - tau_s) <= 1e-9 * max(tau_m, tau_s):
+        return float(dt / tau_m * np.exp(-dt / tau_m))
+    return float(tau_m / (tau_m - tau_s) * (np.exp(-dt / tau_m) - np.exp(-dt / tau_s)))
+
+
+_ADJOINT_DERIVED = [("beta", exp_decay("tau_syn")),
+                    ("lambdaICoef", lambda_i_coefficient)]
+
+_PROPAGATE = """
+// exact propagation from (n+1) dt back to n dt (no events in between)
+const scalar lV = LambdaV;
+LambdaI = beta * LambdaI + lambdaICoef * lV;
+LambdaV = alpha * lV;
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def lif_train():
+    """LIF (as neurons.LIF) counting its spikes for the regulariser."""
+    return create_neuron_model(
+        "LIFTrain",
+        params=["tau_mem", "v_thresh", "v_reset"],
+        derived_params=[("alpha", exp_decay("tau_mem"))],
+        vars=[("V", "scalar"), ("SpikeCount", "scalar")],
+        sim_code="V = alpha * V + (1.0 - alpha) * Isyn;",
+        threshold_condition_code="V >= v_thresh",
+        reset_code="V = v_reset;\nSpikeCount += 1.0;")
+
+
+@functools.lru_cache(maxsize=None)
+def lif_adjoint():
+    """Adjoint of LIFTrain: jump at each taped spike, exact propagation every step.
+
+    ``RegDrive[id]`` (extra global parameter, set between the passes) is
+    ``-dl_reg/dt_spike`` of the spike-count regulariser, the same for every spike of
+    neuron ``id`` in the batch.
+    """
+    return create_adjoint_neuron_model(
+        "LIFAdjoint",
+        params=["tau_syn"],
+        derived_params=_ADJOINT_DERIVED,
+        vars=[("LambdaV", "scalar"), ("LambdaI", "scalar")],
+        tape_vars=[("ISpike", "scalar", "Isyn")],
+        extra_global_params=[("RegDrive", "scalar*")],
+        jump_code="""
+// the spike moves with V: dt_spike = -dV / (dV/dt), tau_m dV/dt = ISpike - v_thresh
+LambdaV += ((v_thresh - v_reset) * LambdaV + RevISyn - RegDrive[id]) / (ISpike - v_thresh);
+""",
+        sim_code=_PROPAGATE)
+
+
+@functools.lru_cache(maxsize=None)
+def readout_train(readout: str):
+    """Leaky-integrator readout accumulating its loss input ``VSum`` (see READOUTS)."""
+    accumulate, _ = READOUTS[readout]
+    extra = [("VMaxT", "scalar")] if readout == "max_var" else []
+    return create_neuron_model(
+        f"LeakyIntegrate_{readout}",
+        params=["tau_mem", "num_steps"],
+        derived_params=[("alpha", exp_decay("tau_mem"))],
+        vars=[("V", "scalar"), ("VSum", "scalar"), ("Drive", "scalar")] + extra,
+        sim_code="V = alpha * V + (1.0 - alpha) * Isyn;\n" + accumulate)
+
+
+@functools.lru_cache(maxsize=None)
+def readout_adjoint(readout: str):
+    """Adjoint of the readout: drive -Drive dz/dV_n / tau_m, then exact propagation.
+
+    ``Drive`` = dL/dz of this instance, written by the loss between the passes.
+    """
+    _, dzdv = READOUTS[readout]
+    return create_adjoint_neuron_model(
+        f"LeakyIntegrateAdjoint_{readout}",
+        params=["tau_syn"],
+        derived_params=_ADJOINT_DERIVED,
+        vars=[("LambdaV", "scalar"), ("LambdaI", "scalar")],
+        sim_code=f"// readout drive of the sample V_n at (n+1) dt: mu_V += dL/dV_n\n"
+                 f"LambdaV -= Drive * ({dzdv}) / tau_mem;\n" + _PROPAGATE)
+
+
+@functools.lru_cache(maxsize=None)
+def pulse_train(graded: bool, delayed: bool):
+    """Forward synapse: ``g`` (times ``x_pre`` for graded input) after ``d`` steps
+    (real-valued, rounded), or without delay."""
+    value = "g * x_pre" if graded else "g"
+    if delayed:
+        code = f"addToPostDelay({value}, d);"
+        vars_ = [("g", "scalar", RO), ("d", "scalar", RO)]
+    else:
+        code = f"addToPost({value});"
+        vars_ = [("g", "scalar", RO)]
+    return create_weight_update_model(
+        f"Pulse{'Graded' if graded else ''}{'Delay' if delayed else ''}Train",
+        vars=vars_, pre_neuron_var_refs=[("x_pre", "scalar")] if graded else [],
+        pre_spike_syn_code=code)
+
+
+@functools.lru_cache(maxsize=None)
+def pulse_adjoint(graded: bool, delayed: bool, learn_delay: bool, pre_adjoint: bool):
+    """Gradients of one synapse for one replayed event; feeds the presynaptic jump."""
+    x = " * x_pre" if graded else ""
+    lines = ["// adjoint of the target at the arrival step n + 1 + d",
+             "const scalar lI = LambdaI_post;",
+             "const scalar lVmI = LambdaV_post - LambdaI_post;",
+             f"Gradient -= tau_syn * lI{x};          // dL/dg = -tau_s x lambda_I(a)"]
+    vars_ = [("Gradient", "scalar", RS)]
+    if learn_delay:
+        lines.append(f"DelayGradient += dt * g * lVmI{x};   // dL/dd per step of delay")
+        vars_.append(("DelayGradient", "scalar", RS))
+    if pre_adjoint:
+        lines.append(f"addToPre(g * lVmI{x});                 // into the presynaptic jump")
+    name = (f"Pulse{'Graded' if graded else ''}{'Delay' if delayed else ''}Adjoint"
+            f"{'D' if learn_delay else ''}{'P' if pre_adjoint else ''}")
+    return create_adjoint_weight_update_model(
+        name, params=["tau_syn"], vars=vars_,
+        pre_tape_vars=["x"] if graded else [],
+        post_delayed_vars=["LambdaV", "LambdaI"],
+        delay="d" if delayed else "0",
+        pre_spike_syn_code="\n".join(lines))

@@ -1,0 +1,99 @@
+"""Feeding data sets into the input populations of a compiled training network."""
+from __future__ import annotations
+
+import numpy as np
+
+from delayprop.errors import DataError
+from delayprop.training.neurons import GradedInput, SpikeInput
+
+__all__ = ["InputFeeder", "as_labels"]
+
+
+class InputFeeder:
+    """One input population and its data set; ``set_batch(indices)`` loads a batch.
+
+    Graded data is ``[samples, steps, channels]``; spike data is a sequence of
+    ``(times_ms, ids)`` pairs or of structured arrays with fields ``t`` (ms) and ``x``
+    (channel), or a dense ``[samples, steps, channels]`` array of 0/1 (spike in a step).
+    """
+
+    def __init__(self, model, pop, data, num_steps: int, dt: float):
+        self.model, self.pop = model, pop
+        self.name = pop.name
+        if isinstance(pop.neuron, GradedInput):
+            data = np.ascontiguousarray(data, dtype=model.precision.value)
+            expected = (num_steps, pop.size)
+            if data.ndim != 3 or data.shape[1:] != expected:
+                raise DataError(f"input '{pop.name}': expected graded data of shape "
+                                f"[samples, {num_steps}, {pop.size}], got {data.shape}")
+            if not np.all(np.isfinite(data)):
+                raise DataError(f"input '{pop.name}': data contains NaN or infinite values")
+            self.graded, self.data = True, data
+            self.num_samples = len(data)
+        elif isinstance(pop.neuron, SpikeInput):
+            self.graded = False
+            self.events = _spike_events(data, pop, num_steps, dt)
+            self.num_samples = len(self.events)
+        else:
+            raise DataError(f"population '{pop.name}' is not an input population")
+
+    def set_batch(self, indices: np.ndarray) -> None:
+        target = self.model.neuron_populations[self.name]
+        if self.graded:
+            batch = self.data[indices] if not _contiguous(indices) else \
+                self.data[indices[0]:indices[-1] + 1]
+            target.extra_global_params["values"].set_init_values(batch.ravel())
+        else:
+            spikes = [self.events[i] for i in indices]
+            spikes += [(np.zeros(0), np.zeros(0, np.int64))] * (self.model.batch_size
+                                                                  - len(spikes))
+            target.set_spikes(spikes)
+
+
+def _contiguous(indices: np.ndarray) -> bool:
+    return len(indices) > 0 and indices[-1] - indices[0] + 1 == len(indices) and \
+        np.all(np.diff(indices) == 1)
+
+
+def _spike_events(data, pop, num_steps, dt) -> list[tuple[np.ndarray, np.ndarray]]:
+    if isinstance(data, np.ndarray) and data.ndim == 3:
+        if data.shape[2] != pop.size:
+            raise DataError(f"input '{pop.name}': dense spike data has {data.shape[2]} "
+                            f"channels, the population has {pop.size}")
+        out = []
+        for sample in data:
+            steps, ids = np.nonzero(sample)
+            out.append((steps * dt, ids.astype(np.int64)))
+        return out
+    out = []
+    for i, sample in enumerate(data):
+        if isinstance(sample, np.ndarray) and sample.dtype.names:
+            times, ids = sample["t"], sample["x"]
+        else:
+            try:
+                times, ids = sample
+            except (TypeError, ValueError):
+                raise DataError(f"input '{pop.name}', sample {i}: expected (times_ms, ids) "
+                                f"or a structured array with fields t and x") from None
+        times = np.asarray(times, dtype=np.float64)
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= pop.size):
+            raise DataError(f"input '{pop.name}', sample {i}: channel ids must lie in "
+                            f"[0, {pop.size}), got [{ids.min()}, {ids.max()}]")
+        keep = times < num_steps * dt         # spikes after the trial cannot matter
+        out.append((times[keep], ids[keep]))
+    return out
+
+
+def as_labels(y, num_samples: int, num_classes: int, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape != (num_samples,):
+        raise DataError(f"{what}: expected {num_samples} labels, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.mod(y, 1) == 0):
+            raise DataError(f"{what}: labels must be whole numbers")
+    y = y.astype(np.int32)
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise DataError(f"{what}: labels must lie in [0, {num_classes}) (one per readout "
+                        f"neuron), got [{y.min()}, {y.max()}]")
+    return y

@@ -1,0 +1,208 @@
+"""EventPropCompiler: a Network -> a compiled training network (forward + adjoint).
+
+Every population and connection becomes a GeNN-language model in one generated library:
+inputs as SpikeSourceArray / GradedInput, hidden LIF with its adjoint (LIFAdjoint), the
+readout with its adjoint (LeakyIntegrateAdjoint_*), each connection a pulse synapse with
+(learnable) dendritic delay and its adjoint accumulating dL/dw and dL/dd. The loss runs as
+a generated block between the passes.
+
+Loss, following Wunderlich & Pehle (2021) and Nowotny et al. (2025, delays):
+
+.. math:: L = -\\frac{1}{B} \\sum_b \\log \\mathrm{softmax}(z_b)_{y_b}, \\quad
+          z_{b,o} = \\sum_n V_{b,o}(n)\\ \\text{(sum_var; avg_var, max_var,
+          avg_var_exp_weight likewise)}
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from delayprop.compile import Model, TrainingSpec, init_postsynaptic, init_weight_update
+from delayprop.errors import ConfigError
+from delayprop.genn_models import ExpCurr, GradedInput as GradedInputModel, SpikeSourceArray
+from delayprop.genn_models.adjoint import (lif_adjoint, lif_train, pulse_adjoint, pulse_train,
+                                           readout_adjoint, readout_train)
+from delayprop.training.connectivity import sample_values
+from delayprop.training.losses import Loss
+from delayprop.training.network import Connection, Network, Population
+from delayprop.training.neurons import (GradedInput, LeakyIntegrate, LeakyIntegrateFire,
+                                        SpikeInput)
+from delayprop.training.optimisers import Adam, Optimiser
+
+__all__ = ["EventPropCompiler"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EventPropCompiler:
+    """Compile a :class:`Network` for EventProp training.
+
+    Parameters
+    ----------
+    example_timesteps : int
+        Steps per trial (sample).
+    losses : dict
+        ``{readout population: Loss}``; exactly one readout.
+    optimiser : Optimiser
+        For weights (default ``Adam(1e-3)``).
+    batch_size : int
+    delay_learning : bool or list of Connection
+        Learn the delays of every delayed connection (True) or of the listed ones.
+    delay_optimiser : Optimiser
+        For delays (default ``Adam(1e-1)``); delays are clamped to [0, D - 1].
+    reg_lambda, reg_nu_upper : float
+        Spike-count regulariser of hidden LIF populations: each spike of a neuron whose
+        batch-mean count exceeds ``reg_nu_upper`` gets ``dl/dt_spike =
+        -reg_lambda (count - reg_nu_upper)`` (a heuristic, as in mlGeNN: counts are not
+        differentiable). 0 disables it.
+    dt : float
+        Step in ms.
+    precision, backend : str
+        ``'float'``/``'double'`` and ``'cpu'``/``'cuda'``.
+    seed : int
+        Seeds connectivity, initial weights and delays, and shuffling.
+    max_spikes : int, optional
+        Fixed tape capacity per population and instance; by default the tape grows.
+    """
+    example_timesteps: int
+    losses: dict
+    optimiser: Optimiser | None = None
+    batch_size: int = 32
+    delay_learning: bool | list = False
+    delay_optimiser: Optimiser | None = None
+    reg_lambda: float = 0.0
+    reg_nu_upper: float = 0.0
+    dt: float = 1.0
+    precision: str = "float"
+    backend: str = "cpu"
+    seed: int = 0
+    max_spikes: int | None = None
+    rewiring: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if int(self.example_timesteps) != self.example_timesteps or self.example_timesteps < 1:
+            raise ConfigError(f"example_timesteps must be a whole number >= 1, got "
+                              f"{self.example_timesteps!r}")
+        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be a whole number >= 1, got {self.batch_size!r}")
+        if not isinstance(self.losses, dict) or len(self.losses) != 1:
+            raise ConfigError("losses must be a dict with exactly one readout population, "
+                              "e.g. {out: SoftmaxCrossEntropy()}")
+        for pop, loss in self.losses.items():
+            if not isinstance(loss, Loss):
+                raise ConfigError(f"losses[{pop}]: expected a Loss (SoftmaxCrossEntropy()), "
+                                  f"got {type(loss).__name__}")
+        self.optimiser = self.optimiser or Adam(1e-3)
+        self.delay_optimiser = self.delay_optimiser or Adam(1e-1)
+        if self.reg_lambda < 0:
+            raise ConfigError(f"reg_lambda must be >= 0, got {self.reg_lambda}")
+
+    # ------------------------------------------------------------------ checks
+    def _check(self, network: Network) -> tuple[Population, list[Connection]]:
+        (readout, _), = self.losses.items()
+        if not isinstance(readout, Population) or readout.network is not network:
+            raise ConfigError("the loss population is not a population of this network")
+        if not isinstance(readout.neuron, LeakyIntegrate):
+            raise ConfigError(f"the loss population '{readout.name}' must be LeakyIntegrate, "
+                              f"got {type(readout.neuron).__name__}")
+        for pop in network.populations:
+            if isinstance(pop.neuron, LeakyIntegrate) and pop is not readout:
+                raise ConfigError(f"population '{pop.name}' is LeakyIntegrate but has no "
+                                  f"loss; only the readout may be LeakyIntegrate")
+            if not isinstance(pop.neuron, (SpikeInput, GradedInput, LeakyIntegrateFire,
+                                           LeakyIntegrate)):
+                raise ConfigError(f"population '{pop.name}': EventProp supports SpikeInput, "
+                                  f"GradedInput, LeakyIntegrateFire and LeakyIntegrate")
+            incoming = [c for c in network.connections if c.target is pop]
+            if not pop.neuron.is_input:
+                if not incoming:
+                    raise ConfigError(f"population '{pop.name}' has no incoming connection")
+                taus = {c.synapse.tau for c in incoming}
+                if len(taus) > 1:
+                    raise ConfigError(f"population '{pop.name}': all incoming connections "
+                                      f"must share one synaptic time constant for its "
+                                      f"adjoint, got {sorted(taus)} ms")
+        if self.delay_learning is True:
+            learned = [c for c in network.connections if c.has_delay]
+        elif self.delay_learning:
+            learned = list(self.delay_learning)
+            for c in learned:
+                if not isinstance(c, Connection) or c.network is not network:
+                    raise ConfigError(f"delay_learning lists {c!r}, not a connection of "
+                                      f"this network")
+                if not c.has_delay:
+                    raise ConfigError(f"connection '{c.name}' learns delays but has "
+                                      f"max_delay_steps = 1; set max_delay_steps")
+        else:
+            learned = []
+        return readout, learned
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, network: Network, name: str = "training"):
+        """Generate, build and load; return a CompiledTrainingNetwork."""
+        from delayprop.training.compiled_network import CompiledTrainingNetwork
+        readout, learned = self._check(network)
+        T = int(self.example_timesteps)
+        (_, loss), = self.losses.items()
+        model = Model(self.precision, name, self.backend, dt=self.dt,
+                      batch_size=self.batch_size)
+        model.training = TrainingSpec(T, readout.name, loss.code(readout.name))
+        tau_in = {p.name: next(c.synapse.tau for c in network.connections if c.target is p)
+                  for p in network.populations if not p.neuron.is_input}
+        for pop in network.populations:
+            self._add_population(model, pop, tau_in.get(pop.name), T)
+        rng = np.random.default_rng(self.seed)
+        initial = {}
+        for conn in network.connections:
+            initial[conn.name] = self._add_connection(model, conn, conn in learned, rng)
+        model.build()
+        model.load(num_recording_timesteps=None)
+        return CompiledTrainingNetwork(self, network, model, readout, learned, initial,
+                                       np.random.default_rng(self.seed + 1))
+
+    def _add_population(self, model: Model, pop: Population, tau_syn, T: int) -> None:
+        n = pop.neuron
+        if isinstance(n, SpikeInput):
+            model.add_neuron_population(pop.name, pop.size, SpikeSourceArray)
+        elif isinstance(n, GradedInput):
+            model.add_neuron_population(pop.name, pop.size, GradedInputModel,
+                                        {"num_steps": T})
+        elif isinstance(n, LeakyIntegrateFire):
+            model.add_neuron_population(
+                pop.name, pop.size, lif_train(),
+                {"tau_mem": n.tau_mem, "v_thresh": n.v_thresh, "v_reset": n.v_reset},
+                {"V": 0.0, "SpikeCount": 0.0}, adjoint=lif_adjoint(),
+                adjoint_params={"tau_syn": tau_syn})
+        else:
+            model.add_neuron_population(
+                pop.name, pop.size, readout_train(n.readout),
+                {"tau_mem": n.tau_mem, "num_steps": T}, {"V": 0.0},
+                adjoint=readout_adjoint(n.readout),
+                adjoint_params={"tau_syn": tau_syn})
+
+    def _add_connection(self, model, conn: Connection, learn_delay: bool, rng) -> dict:
+        src, tgt = conn.source, conn.target
+        pre, post = conn.connectivity.synapses(rng, src.size, tgt.size)
+        n = len(pre)
+        weight = sample_values(conn.connectivity.weight, rng, n, f"connection '{conn.name}' "
+                               f"weight")
+        graded = isinstance(src.neuron, GradedInput)
+        delayed = conn.has_delay
+        values = {"g": weight}
+        if delayed:
+            delay = sample_values(conn.delay, rng, n, f"connection '{conn.name}' delay")
+            values["d"] = np.clip(delay, 0, conn.max_delay_steps - 1)
+        dense = conn.connectivity.matrix_type == "DENSE"
+        sg = model.add_synapse_population(
+            conn.name, "DENSE" if dense else "SPARSE", src.name, tgt.name,
+            init_weight_update(pulse_train(graded, delayed), vars=values),
+            init_postsynaptic(ExpCurr, {"tau": conn.synapse.tau}),
+            max_dendritic_delay_timesteps=conn.max_delay_steps,
+            adjoint=pulse_adjoint(graded, delayed, learn_delay, not src.neuron.is_input),
+            adjoint_params={"tau_syn": conn.synapse.tau})
+        if not dense:
+            sg.set_sparse_connections(pre, post)
+        return {"pre": np.asarray(pre), "post": np.asarray(post), **values}
