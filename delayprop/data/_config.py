@@ -23,8 +23,9 @@ class RawHDConfig:
     """How Heidelberg Digits audio becomes a ``[steps, channels]`` log-mel input.
 
     The pipeline, per recording: decode (soundfile) → mix to mono → resample to
-    ``sample_rate`` → pre-emphasis → power STFT → mel filter bank (librosa) → decibels with a
-    floor → bring to ``num_steps`` steps → normalise. Defaults give ``[80, 40]`` per sample.
+    ``sample_rate`` → pre-emphasis → power STFT → mel filter bank (librosa) → decibels
+    with a floor → bring to ``num_steps`` steps → normalise. Defaults give ``[80, 40]``
+    per sample.
 
     Parameters
     ----------

@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import http.client
 import logging
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
 import urllib.error
@@ -145,11 +147,11 @@ def _download(url: str, part: Path, name: str, progress: bool | None) -> None:
                 tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=part.name,
                      disable=None if progress is None else not progress) as bar:
             try:
-                for block in iter(lambda: response.read(_CHUNK), b""):
+                for block in iter(lambda: response.read1(_CHUNK), b""):  # what arrived
                     out.write(block)
                     received += len(block)
                     bar.update(len(block))
-            except OSError as err:
+            except (OSError, http.client.HTTPException) as err:
                 raise DataError(f"download of {url} interrupted after {received} bytes "
                                 f"({err}); run the same command again to resume") from err
         if total is not None and received < total:
@@ -197,14 +199,12 @@ def _gunzip(archive: Path, target: Path) -> None:
 def _untar(archive: Path, target: Path) -> None:
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
+        if not hasattr(tarfile, "data_filter"):
+            raise DataError(f"{archive}: this Python ({sys.version.split()[0]}) cannot unpack "
+                            "archives safely (tarfile extraction filters need 3.10.12+ or "
+                            f"3.11.4+); upgrade Python, or unpack it yourself into {target}")
         with tarfile.open(archive, "r:gz") as tar:
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(tmp, filter="data")
-            else:                                            # Python < 3.11.4
-                for member in tar.getmembers():
-                    if member.name.startswith(("/", "..")) or "/../" in member.name:
-                        raise DataError(f"{archive}: unsafe path {member.name!r} in archive")
-                tar.extractall(tmp)
+            tar.extractall(tmp, filter="data")   # refuses absolute paths, '..', devices
         found = [p.parent for p in [tmp / "train_filenames.txt",
                                     *tmp.glob("*/train_filenames.txt")] if p.is_file()]
         if not found:

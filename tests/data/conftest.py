@@ -1,4 +1,4 @@
-"""Fixtures for the data tests: isolated paths, the shipped HD excerpt (helpers: datahelpers.py)."""
+"""Fixtures for the data tests: isolated paths, the HD excerpt (helpers: datahelpers.py)."""
 from __future__ import annotations
 
 import shutil

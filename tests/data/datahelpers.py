@@ -9,6 +9,7 @@ import hashlib
 import io
 import tarfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -92,6 +93,8 @@ class Server:
         self.sent = 0
         self.ignore_range = False
         self.truncate_to: int | None = None
+        self.stall_after: int | None = None      # bytes sent before the server goes quiet
+        self.stall_seconds = 1.0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -122,6 +125,11 @@ class Server:
                 self.end_headers()
                 if server.truncate_to is not None:
                     body = body[:server.truncate_to]
+                if server.stall_after is not None:
+                    self.wfile.write(body[:server.stall_after])
+                    self.wfile.flush()
+                    time.sleep(server.stall_seconds)
+                    return
                 self.wfile.write(body)
                 server.sent += len(body)
 

@@ -95,3 +95,26 @@ def test_non_finite_samples(tmp_path):
 def test_missing_file_is_a_decode_error(tmp_path):
     with pytest.raises(DataError, match=r"nothere\.flac: cannot decode audio"):
         read_audio(tmp_path / "nothere.flac", SR, 1e-4)
+
+
+def test_fewer_samples_than_the_header_announces(monkeypatch):
+    class ShortFile:                       # a decoder that stops early without an error
+        frames, samplerate = 1000, SR
+
+        def __init__(self, name):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, dtype, always_2d):
+            return np.full((600, 1), 0.1, dtype=np.float32)
+
+    from delayprop.data import _audio
+    monkeypatch.setattr(_audio.sf, "SoundFile", ShortFile)
+    with pytest.raises(DataError, match=r"short.flac: truncated — decoded 600 samples, the "
+                                        r"header announces 1000"):
+        read_audio("short.flac", SR, 1e-4)

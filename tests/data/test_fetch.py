@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import logging
 import socket
+import tarfile
 
 import pytest
 from datahelpers import Server, hd_archive, write_spike_h5
@@ -80,6 +82,17 @@ def test_connection_lost_mid_download_keeps_the_part_for_resuming(server, tmp_pa
     server.truncate_to = None
     fetch("rawhd", root, base_url=server.url, progress=False)
     assert ("hd_audio.tar.gz", "bytes=5000-") in server.requests
+
+
+def test_stalled_connection_keeps_the_part_for_resuming(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(_fetch, "_TIMEOUT", 0.3)
+    server.publish("hd_audio.tar.gz", hd_archive())
+    server.stall_after = 4096
+    root = tmp_path / "data"
+    with pytest.raises(DataError, match=r"download of .*hd_audio.tar.gz interrupted after "
+                                        r"4096 bytes .*run the same command again to resume"):
+        fetch("rawhd", root, base_url=server.url, progress=False)
+    assert (root / "hd_audio.tar.gz.part").stat().st_size == 4096
 
 
 def test_server_without_range_support_restarts(server, tmp_path):
@@ -189,6 +202,28 @@ def test_archive_that_is_not_what_it_claims(server, tmp_path):
     with pytest.raises(DataError, match=r"no train_filenames.txt inside"):
         fetch("rawhd", tmp_path / "b", base_url=server.url, progress=False)
     assert not any(p.name.startswith(".hd_audio") for p in (tmp_path / "b").iterdir())
+
+
+def test_corrupt_or_unsafe_tar_is_not_unpacked(server, tmp_path):
+    server.publish("hd_audio.tar.gz", gzip.compress(b"not a tar archive"))
+    with pytest.raises(DataError, match=r"hd_audio.tar.gz: cannot unpack"):
+        fetch("rawhd", tmp_path / "a", base_url=server.url, progress=False)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    server.publish("hd_audio.tar.gz", buffer.getvalue())
+    with pytest.raises(DataError, match=r"hd_audio.tar.gz: cannot unpack"):
+        fetch("rawhd", tmp_path / "b", base_url=server.url, progress=False)
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_python_without_safe_extraction_is_refused(server, tmp_path, monkeypatch):
+    monkeypatch.delattr(tarfile, "data_filter")
+    server.publish("hd_audio.tar.gz", hd_archive())
+    with pytest.raises(DataError, match=r"cannot unpack archives safely .* unpack it yourself"):
+        fetch("rawhd", tmp_path / "a", base_url=server.url, progress=False)
 
 
 def test_gzip_of_something_else_is_not_unpacked(server, tmp_path):

@@ -47,7 +47,8 @@ def test_class_names_follow_the_label_convention():
 
 @pytest.mark.parametrize("name", ["lang-french_speaker-00_trial-0_digit-1.flac",
                                   "lang-english_speaker-00_trial-0_digit-12.flac",
-                                  "english_0_1.flac", "lang-english_speaker-00_trial-0_digit-1.wav"])
+                                  "english_0_1.flac",
+                                  "lang-english_speaker-00_trial-0_digit-1.wav"])
 def test_unparseable_names(name):
     with pytest.raises(DataError, match="cannot parse a label from this file name"):
         parse_label(name)
@@ -218,3 +219,18 @@ def test_split_checks_its_invariants(kwargs, message):
     assert len(Split(**base)) == 2
     with pytest.raises(DataError, match=message):
         Split(**{**base, **kwargs})
+
+
+def test_non_finite_features_are_caught_before_anyone_trains_on_them(hd_small, cache,
+                                                                    monkeypatch):
+    from delayprop.data import _rawhd
+
+    def broken(db, stats):
+        out = np.array(db, dtype=np.float32)
+        out[2, 5, 7] = np.nan
+        return out
+
+    monkeypatch.setattr(_rawhd, "apply_normaliser", broken)
+    with pytest.raises(DataError, match=r"RawHD test: non-finite features in 1 sample\(s\), "
+                                        r"first lang-english_speaker-04_trial-0_digit-2.flac"):
+        RawHD(hd_small, "test", cache_dir=cache)
