@@ -196,6 +196,12 @@ def load_or_build(folder: Path, config: RawHDConfig, *,
     if found is not None:
         logger.debug("RawHD features from cache %s", path)
         return _table(*found, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot create the feature cache folder {path.parent} ({err}); pass "
+                        "cache_dir=... (--cache-dir) or set DELAYPROP_CACHE to a writable "
+                        "folder") from err
     with build_lock(path):
         found = load_valid(path, key)      # another process may have built it meanwhile
         if found is not None:

@@ -57,8 +57,9 @@ class Split:
     class_names : tuple of str
         ``class_names[k]`` names label ``k``.
     dt : float or None
-        Duration of one step in ms for dense inputs (for RawHD: the hop of the spectrogram
-        in audio time), ``None`` for event lists.
+        Duration of one step in ms of the source signal for dense inputs (RawHD: the hop of
+        the spectrogram in audio time; binned SHD/SSC: the bin width), ``None`` for event
+        lists. The network's own simulation step is set by the training, not by this.
     sample_ids : tuple of str
         One identifier per sample (the audio file name for RawHD, ``"<file>#<index>"`` for
         SHD/SSC), in the order of ``x``.

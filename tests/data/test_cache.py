@@ -8,6 +8,7 @@ import pytest
 
 from delayprop.data import RawHD, RawHDConfig
 from delayprop.data import _cache, _hd_build
+from delayprop.errors import DataError
 
 
 def _npz_files(folder):
@@ -116,3 +117,11 @@ def test_progress_bar_on_request(hd_small, cache, capsys):
 def test_hash_key_is_canonical():
     assert _cache.hash_key({"a": 1, "b": [1, 2]}) == _cache.hash_key({"b": [1, 2], "a": 1})
     assert _cache.hash_key({"a": 1}) != _cache.hash_key({"a": 2})
+
+
+def test_unwritable_cache_folder_says_how_to_move_it(hd_small, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DataError, match=r"cannot create the feature cache folder .*a-file/c.*"
+                                        r"set DELAYPROP_CACHE to a writable folder"):
+        RawHD(hd_small, "train", cache_dir=blocker / "c")
