@@ -57,6 +57,7 @@ def parse_label(name: str) -> int:
 
     Examples
     --------
+    >>> from delayprop.data import parse_label
     >>> parse_label("lang-german_speaker-03_trial-1_digit-7.flac")
     17
     """
