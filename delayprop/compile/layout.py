@@ -11,9 +11,10 @@ Naming: ``<population>_<var>``, ``<group>_<var>``; sparse groups use GeNN's ragg
 
 Dendritic ring of a synapse group (per batch instance), D = max_dendritic_delay_timesteps::
 
-    slot:   0      1      ...    D-1          step k reads and clears slot k % D;
-    den:  [N_post][N_post] ... [N_post]       a spike of step k-1 with delay d adds
-                                               into slot (k + d) % D.
+    slot:   0      1      ...    D-1      D       step k reads and clears slot k % D;
+    den:  [N_post][N_post] ... [N_post][N_post]   a spike of step k-1 with delay d adds
+                                                   into slot (k + d) % D; slot D takes
+                                                   events whose delay is out of range.
 """
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ NUMPY_TYPES = {"float": np.float32, "double": np.float64, "int8_t": np.int8,
                "uint8_t": np.uint8, "int16_t": np.int16, "uint16_t": np.uint16,
                "int32_t": np.int32, "uint32_t": np.uint32, "int64_t": np.int64,
                "uint64_t": np.uint64, "bool": np.bool_}
+
+
+def padded8(n: int) -> int:
+    """``n`` rounded up to a multiple of 8 (spike flags are scanned 8 at a time)."""
+    return (n + 7) // 8 * 8
 
 
 def c_type(vtype: str, precision: str) -> str:
@@ -127,8 +133,8 @@ def _population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
                              zero_on_reset=True))
         out.append(ArraySpec(f"{pop.name}_spk", "uint32_t", _const(B, max(n, 1)), pop.name,
                              "spike"))
-        out.append(ArraySpec(f"{pop.name}_spiked", "uint8_t", _const(B, n), pop.name,
-                             "scratch"))
+        out.append(ArraySpec(f"{pop.name}_spiked", "uint8_t", _const(B, padded8(n)),
+                             pop.name, "scratch"))
     if pop.record_spikes:
         words = (n + 31) // 32
         out.append(ArraySpec(f"{pop.name}_recSpk", "uint32_t",
@@ -180,7 +186,9 @@ def _group_arrays(spec, sg, prec, B) -> list[ArraySpec]:
     name = sg.name
     out = [ArraySpec(f"{name}_inSyn", prec, _const(B, n_post), name, "insyn",
                      zero_on_reset=True),
-           ArraySpec(f"{name}_den", prec, _const(B, D, n_post), name, "ring",
+           # D slots and one more: events with an out-of-range delay land in slot D,
+           # never read, so a bad delay cannot write outside the ring (runtime reports it)
+           ArraySpec(f"{name}_den", prec, _const(B, D + 1, n_post), name, "ring",
                      zero_on_reset=True)]
     for v in sg.ps_model.vars:
         out.append(ArraySpec(f"{name}_{v.name}", c_type(v.type, prec), _const(B, n_post),

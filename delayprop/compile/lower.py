@@ -43,7 +43,8 @@ from delayprop.errors import CodeGenerationError, ModelDefinitionError
 from delayprop.genn_models._code import tokenize
 from delayprop.genn_models.spec import VarAccess
 
-__all__ = ["BackendOps", "Lowerer", "taped_populations", "delayed_ring_size", "LINE_RESTORE"]
+__all__ = ["BackendOps", "Lowerer", "taped_populations", "delayed_ring_size", "LINE_RESTORE",
+           "delay_table_size"]
 
 #: Placeholder the backend replaces by a ``#line`` directive back into the generated file.
 LINE_RESTORE = "#line DP_RESTORE"
@@ -206,7 +207,7 @@ class Lowerer:
         n_post = self._pop(sg.target).size
         D = sg.max_dendritic_delay_timesteps
         lines = [f"{self.scalar}* __restrict__ const {g}_inSyn = dp.{g}_inSyn + (size_t)b * {n_post};",
-                 f"{self.scalar}* __restrict__ const {g}_den = dp.{g}_den + (size_t)b * {D * n_post};"]
+                 f"{self.scalar}* __restrict__ const {g}_den = dp.{g}_den + (size_t)b * {(D + 1) * n_post};"]
         for v in sg.ps_model.vars:
             lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {g}_{v.name} = dp.{g}_{v.name} + "
                          f"(size_t)b * {n_post};")
@@ -217,7 +218,7 @@ class Lowerer:
         g = sg.name
         n_pre, n_post = self._pop(sg.source).size, self._pop(sg.target).size
         D = sg.max_dendritic_delay_timesteps
-        lines = [f"{self.scalar}* __restrict__ const {g}_den = dp.{g}_den + (size_t)b * {D * n_post};"]
+        lines = [f"{self.scalar}* __restrict__ const {g}_den = dp.{g}_den + (size_t)b * {(D + 1) * n_post};"]
         if sg.matrix_type is SynapseMatrixType.SPARSE:
             lines.append(f"const uint32_t {g}_maxRow = (uint32_t)dp.dp_rt[DP_RT_max_row_length_{g}];")
             lines.append(f"const uint32_t* __restrict__ const {g}_rowLength = dp.{g}_rowLength;")
@@ -237,18 +238,22 @@ class Lowerer:
         return lines
 
     # ------------------------------------------------------------------ forward: synapses
-    def synapse_row_loop(self, sg: SynapseGroupSpec, body: str) -> str:
+    def synapse_row_loop(self, sg: SynapseGroupSpec, body: str, pragma: str = "") -> str:
         """Loop over the row of ``id_pre`` binding ``id_syn`` and ``id_post``."""
+        pragma = pragma + "\n" if pragma else ""
         g = sg.name
+        n_pre, n_post = self._pop(sg.source).size, self._pop(sg.target).size
+        # 32-bit indices when they fit: cheaper, and they let AVX2 gathers vectorise loops
+        itype = "int32_t" if n_pre * n_post < 2 ** 31 else "int64_t"
         if sg.matrix_type is SynapseMatrixType.SPARSE:
             return (f"const uint32_t dp_rowLen = {g}_rowLength[id_pre];\n"
-                    f"for (uint32_t dp_s = 0; dp_s < dp_rowLen; dp_s++) {{\n"
-                    f"    const size_t id_syn = (size_t)id_pre * {g}_maxRow + dp_s;\n"
+                    f"{pragma}for (uint32_t dp_s = 0; dp_s < dp_rowLen; dp_s++) {{\n"
+                    f"    const {itype} id_syn = ({itype})id_pre * ({itype}){g}_maxRow + ({itype})dp_s;\n"
                     f"    const uint32_t id_post = {g}_ind[id_syn];\n"
                     + _indent(body) + "}\n")
-        n_post = self._pop(sg.target).size
-        return (f"for (uint32_t id_post = 0; id_post < {n_post}; id_post++) {{\n"
-                f"    const size_t id_syn = (size_t)id_pre * {n_post} + id_post;\n"
+        return (f"const {itype} dp_row = ({itype})id_pre * {n_post};\n"
+                f"{pragma}for (uint32_t id_post = 0; id_post < {n_post}u; id_post++) {{\n"
+                f"    const {itype} id_syn = dp_row + ({itype})id_post;\n"
                 + _indent(body) + "}\n")
 
     def synapse_body(self, sg: SynapseGroupSpec) -> str:
@@ -266,14 +271,11 @@ class Lowerer:
         lines += self._egp_aliases(g, m)
         lines += self._ref_lines(sg.pre_var_refs, m.pre_neuron_var_refs, src, "id_pre")
         lines += self._ref_lines(sg.post_var_refs, m.post_neuron_var_refs, tgt, "id_post")
-        # An out-of-range delay is counted in dp_delayBad (reported after the phase, see
-        # delay_check) and redirected to delay 0, so the ring is never written out of bounds.
-        ring_add = self.ops.add(f"{g}_den[dp_slot * {tgt.size} + id_post]", "(dp_x)")
-        lines.append(
-            f"#define addToPostDelay(dp_x, dp_d) do {{ const uint32_t dp_dl = "
-            f"dp_delay_steps(dp_d); dp_delayBad |= (dp_dl >= {D}u); "
-            f"uint32_t dp_slot = dp_wslot + (dp_dl < {D}u ? dp_dl : 0u); "
-            f"if (dp_slot >= {D}u) dp_slot -= {D}u; {ring_add} }} while (0)")
+        # dp_slotOff[d] = row offset of ring slot (k + d) % D; delays >= D map to the spare
+        # slot D (see delay_prologue): one table load instead of a wrap-around per synapse.
+        ring_add = self.ops.add(f"{g}_den[dp_ring_offset(dp_slotOff, dp_d) + id_post]",
+                                "(dp_x)")
+        lines.append(f"#define addToPostDelay(dp_x, dp_d) do {{ {ring_add} }} while (0)")
         direct = self.ops.add(f"{g}_den[dp_wslot * {tgt.size} + id_post]", "(dp_x)")
         lines.append(f"#define addToPost(dp_x) do {{ {direct} }} while (0)")
         lines.append(self.user_block(m.pre_spike_syn_code, sg.param_dict_wu(),
@@ -281,11 +283,18 @@ class Lowerer:
         lines.append("#undef addToPostDelay\n#undef addToPost")
         return "\n".join(lines) + "\n"
 
-    def delay_check(self, sg: SynapseGroupSpec) -> tuple[str, str]:
-        """Declaration before, and report after, a group's forward synapse loops."""
-        index = self.spec.synapse_groups.index(sg)
-        return ("uint32_t dp_delayBad = 0;",
-                f"if (dp_delayBad) dp_fail(dp, DP_ERR_DELAY, {index});")
+    def delay_prologue(self, sg: SynapseGroupSpec) -> list[str]:
+        """The per-step table of ring-row offsets behind ``addToPostDelay`` (step ``k``)."""
+        D, n_post = sg.max_dendritic_delay_timesteps, self._pop(sg.target).size
+        size = delay_table_size(D)
+        return [f"const uint32_t dp_wslot = (uint32_t)(k % {D});",
+                f"uint32_t dp_slotOff[{size}];",
+                f"for (uint32_t dp_d = 0; dp_d < {D}u; dp_d++) {{",
+                "    const uint32_t dp_s = dp_wslot + dp_d;",
+                f"    dp_slotOff[dp_d] = (dp_s < {D}u ? dp_s : dp_s - {D}u) * {n_post}u;",
+                "}",
+                f"for (uint32_t dp_d = {D}; dp_d < {size}u; dp_d++) dp_slotOff[dp_d] = "
+                f"{D * n_post}u;"]
 
     def _egp_aliases(self, owner: str, model) -> list[str]:
         """Extra global parameters by their model names (arrays as pointers)."""
@@ -418,21 +427,47 @@ class Lowerer:
             lines.append(f"const {self.scalar} {tv}_pre = {src.name}_tape_{tv}[dp_e];")
         depths = delayed_ring_size(self.spec, tgt.name)
         if adj.post_delayed_vars:
-            lines.append(f"const uint32_t dp_dl = dp_delay_steps"
+            # slot of step n + 1 + d without a division: dp_rbase_<var> = (n + 1) % depth
+            # (see backward_synapse_prologue) plus d < D <= depth, wrapped once
+            D = sg.max_dendritic_delay_timesteps
+            lines.append(f"const uint32_t dp_dl0 = dp_delay_steps"
                          f"{self.user_expr(adj.delay, constants)};")
+            lines.append(f"const uint32_t dp_dl = dp_dl0 < {D}u ? dp_dl0 : 0u;")
+            # No test for n + 1 + d >= T: those slots are never written in this trial and
+            # were zeroed at its start (see the ring diagram at the top of this module).
             for var in adj.post_delayed_vars:
                 depth = depths[var]
-                lines.append(f"const {self.scalar} {var}_post = (n + 1 + dp_dl < {self.spec.training.num_steps}) ? "
-                             f"{tgt.name}_ring_{var}[((n + 1 + dp_dl) % {depth}) * {tgt.size} "
-                             f"+ id_post] : ({self.scalar})0;")
-        lines.append("#define addToPre(dp_x) " + self.ops.add(f"{src.name}_RevISyn[id_pre]",
-                                                              "(dp_x)"))
+                lines.append(f"const int32_t dp_slot_{var} = (int32_t)(dp_rbase_{var} + dp_dl) - "
+                             f"((dp_rbase_{var} + dp_dl >= {depth}u) ? {depth} : 0);")
+                lines.append(f"const {self.scalar} {var}_post = "
+                             f"{tgt.name}_ring_{var}[dp_slot_{var} * {tgt.size} + (int32_t)id_post];")
+        lines.append("#define addToPre(dp_x) dp_rev += (dp_x)")
         lines.append(self.user_block(adj.pre_spike_syn_code, constants,
                                      f"{g}/{adj.name}.pre_spike_syn_code"))
         lines.append("#undef addToPre")
         for v in reduce_vars:
             lines.append(self.ops.add(f"{g}_{v.name}[id_syn]", v.name))
         return "\n".join(lines) + "\n"
+
+    def backward_row(self, sg: SynapseGroupSpec) -> str:
+        """The backward code of one tape event's row; ``addToPre`` sums into ``dp_rev``,
+        added to the presynaptic ``RevISyn`` once per row."""
+        src = self._pop(sg.source)
+        # Each synapse of a row writes only its own gradient slots; addToPre is a sum.
+        loop = self.synapse_row_loop(sg, self.backward_synapse_body(sg),
+                                     getattr(self.ops, "simd_reduction", lambda v: "")("dp_rev"))
+        if src.adjoint is None:
+            return f"{self.scalar} dp_rev = 0;\n(void)dp_rev;\n" + loop
+        return (f"{self.scalar} dp_rev = 0;\n" + loop
+                + self.ops.add(f"{src.name}_RevISyn[id_pre]", "dp_rev") + "\n")
+
+    def backward_synapse_prologue(self, sg: SynapseGroupSpec) -> list[str]:
+        """Per-step constants of a group's backward synapse code (backward step ``n``)."""
+        lines = []
+        depths = delayed_ring_size(self.spec, sg.target)
+        for var in sg.adjoint.post_delayed_vars:
+            lines.append(f"const uint32_t dp_rbase_{var} = (uint32_t)((n + 1) % {depths[var]});")
+        return lines
 
     def _adjoint_locals(self, pop: PopulationSpec) -> tuple[list[str], list[str]]:
         p = pop.name
@@ -466,6 +501,11 @@ class Lowerer:
             if pv == p:
                 lines.append(f"{p}_trace_{av}[(size_t)n * {pop.size} + id] = {av};")
         return "\n".join(lines) + "\n"
+
+
+def delay_table_size(D: int) -> int:
+    """Entries of the per-step delay table: every uint8 value, or D, plus the spare."""
+    return max(D, 256) + 1
 
 
 def _is_plain_float(text: str) -> bool:

@@ -172,6 +172,13 @@ class Runtime:
         return ctypes.cast(self._state, ctypes.c_void_p)
 
     def _check(self) -> None:
+        for sg in self.spec.synapse_groups:         # the spare ring slot (see layout.py)
+            name = f"{sg.name}_den"
+            self.pull(name)
+            if np.any(self.arrays[name][:, sg.max_dendritic_delay_timesteps]):
+                self.arrays[name][:, sg.max_dendritic_delay_timesteps] = 0
+                self.push(name)
+                raise DelaypropError(_ERRORS[1].format(detail=sg.name))
         rt = self.arrays["dp_rt"]
         if self.backend == "cuda":
             self.pull("dp_rt")

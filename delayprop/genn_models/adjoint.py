@@ -141,18 +141,20 @@ def readout_adjoint(readout: str):
 
 
 @functools.lru_cache(maxsize=None)
-def pulse_train(graded: bool, delayed: bool):
-    """Forward synapse: ``g`` (times ``x_pre`` for graded input) after ``d`` steps
-    (real-valued, rounded), or without delay."""
+def pulse_train(graded: bool, delayed: bool, delay_type: str = "uint8_t"):
+    """Forward synapse: ``g`` (times ``x_pre`` for graded input) after ``d`` whole steps,
+    or without delay. Learned delays are real numbers kept by the trainer; ``d`` holds them
+    rounded to the nearest step, in an integer type wide enough for the ring."""
     value = "g * x_pre" if graded else "g"
     if delayed:
         code = f"addToPostDelay({value}, d);"
-        vars_ = [("g", "scalar", RO), ("d", "scalar", RO)]
+        vars_ = [("g", "scalar", RO), ("d", delay_type, RO)]
     else:
         code = f"addToPost({value});"
         vars_ = [("g", "scalar", RO)]
     return create_weight_update_model(
-        f"Pulse{'Graded' if graded else ''}{'Delay' if delayed else ''}Train",
+        f"Pulse{'Graded' if graded else ''}{'Delay' if delayed else ''}Train"
+        f"{'16' if delay_type == 'uint16_t' else ''}",
         vars=vars_, pre_neuron_var_refs=[("x_pre", "scalar")] if graded else [],
         pre_spike_syn_code=code)
 

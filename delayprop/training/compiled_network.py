@@ -45,6 +45,11 @@ class CompiledTrainingNetwork:
         self.history: list[dict] = []
         self.hidden = [p.name for p in network.populations
                        if isinstance(p.neuron, LeakyIntegrateFire)]
+        # learned delays are real numbers; the compiled code reads them rounded (var d)
+        self.delays: dict[str, np.ndarray] = {}
+        for conn in network.connections:
+            if "d" in initial[conn.name]:
+                self.delays[conn.name] = self._to_layout(conn.name, initial[conn.name]["d"])
         self.opt_state: dict[str, dict] = {}
         for conn in network.connections:
             self.opt_state[f"{conn.name}.g"] = self.compiler.optimiser.init_state(
@@ -55,8 +60,24 @@ class CompiledTrainingNetwork:
 
     # ------------------------------------------------------------------ parameters
     def param(self, conn: str, var: str) -> np.ndarray:
-        """The live array of ``var`` ('g' or 'd') of connection ``conn`` (no copy)."""
+        """The trained array of ``var`` of connection ``conn``: 'g' is the live weight
+        array the compiled code reads (no copy); 'd' the real-valued delays (steps)."""
+        if var == "d":
+            return self.delays[conn]
         return self.runtime.arrays[f"{conn}_{var}"]
+
+    def _to_layout(self, conn: str, values: np.ndarray) -> np.ndarray:
+        """Values in the order the synapses were created -> the compiled array layout."""
+        sg = self.model.synapse_populations[conn]
+        if sg.matrix_type.value == "DENSE":
+            return np.asarray(values, np.float64).copy()
+        return sg._connectivity().scatter(values, sg.source.size, np.float64,
+                                          f"connection '{conn}'")
+
+    def _upload_delays(self, conn: str) -> None:
+        """Round the real delays into the compiled code's integer delays."""
+        self.runtime.arrays[f"{conn}_d"][...] = np.rint(self.delays[conn])
+        self.runtime.push(f"{conn}_d")
 
     def connection_values(self, conn: str) -> dict[str, np.ndarray]:
         """(pre, post, weight[, delay]) of a connection, in synapse order."""
@@ -68,8 +89,8 @@ class CompiledTrainingNetwork:
         else:
             out = {"pre": sg.get_sparse_pre_inds(), "post": sg.get_sparse_post_inds()}
         out["weight"] = sg.vars["g"].values.astype(np.float64)
-        if "d" in sg.vars:
-            out["delay"] = sg.vars["d"].values.astype(np.float64)
+        if conn in self.delays:
+            out["delay"] = sg._to_user_order("d", self.delays[conn]).copy()
         return out
 
     def to_graph(self) -> "NetworkGraph":
@@ -209,7 +230,7 @@ class CompiledTrainingNetwork:
                 self.compiler.delay_optimiser.step(d, grads[f"{conn.name}.d"],
                                                    self.opt_state[f"{conn.name}.d"], progress)
                 np.clip(d, 0, conn.max_delay_steps - 1, out=d)
-                rt.push(f"{conn.name}_d")
+                self._upload_delays(conn.name)
         self.step += 1
 
     # ------------------------------------------------------------------ public API

@@ -192,17 +192,23 @@ class EventPropCompiler:
         graded = isinstance(src.neuron, GradedInput)
         delayed = conn.has_delay
         values = {"g": weight}
+        real = {}
         if delayed:
             delay = sample_values(conn.delay, rng, n, f"connection '{conn.name}' delay")
-            values["d"] = np.clip(delay, 0, conn.max_delay_steps - 1)
+            real["d"] = np.clip(delay, 0, conn.max_delay_steps - 1)
+            values["d"] = np.rint(real["d"])           # rounded, never truncated
         dense = conn.connectivity.matrix_type == "DENSE"
+        delay_type = "uint8_t" if conn.max_delay_steps <= 256 else "uint16_t"
+        if conn.max_delay_steps > 65536:
+            raise ConfigError(f"connection '{conn.name}': max_delay_steps "
+                              f"{conn.max_delay_steps} exceeds 65536")
         sg = model.add_synapse_population(
             conn.name, "DENSE" if dense else "SPARSE", src.name, tgt.name,
-            init_weight_update(pulse_train(graded, delayed), vars=values),
+            init_weight_update(pulse_train(graded, delayed, delay_type), vars=values),
             init_postsynaptic(ExpCurr, {"tau": conn.synapse.tau}),
             max_dendritic_delay_timesteps=conn.max_delay_steps,
             adjoint=pulse_adjoint(graded, delayed, learn_delay, not src.neuron.is_input),
             adjoint_params={"tau_syn": conn.synapse.tau})
         if not dense:
             sg.set_sparse_connections(pre, post)
-        return {"pre": np.asarray(pre), "post": np.asarray(post), **values}
+        return {"pre": np.asarray(pre), "post": np.asarray(post), **values, **real}

@@ -27,6 +27,11 @@ class CpuOps:
     def set_bit(self, word: str, bit: str) -> str:
         return f"{word} |= (1u << ({bit}));"
 
+    def simd_reduction(self, var: str) -> str:
+        """Vectorise a loop whose iterations are independent but for a sum into ``var``
+        (GCC does not see this alone through the ring-buffer gathers)."""
+        return f"#pragma omp simd reduction(+:{var})"
+
 
 def _block(title: str, prologue: list[str], body: str) -> str:
     return f"{{   // {title}\n" + _indent("\n".join(prologue) + "\n" + body) + "}\n"
@@ -37,15 +42,13 @@ def _synapse_phase(low: Lowerer) -> str:
     for sg in low.spec.synapse_groups:
         src = low.spec.population(sg.source)
         prologue = low.group_pointers(sg)
-        prologue += [f"const uint32_t dp_wslot = (uint32_t)(k % {sg.max_dendritic_delay_timesteps});",
-                     f"const uint32_t* const dp_spk = dp.{src.name}_spk + (size_t)b * {max(src.size, 1)};",
+        prologue += low.delay_prologue(sg)
+        prologue += [f"const uint32_t* const dp_spk = dp.{src.name}_spk + (size_t)b * {max(src.size, 1)};",
                      f"const uint32_t dp_spkCnt = dp.{src.name}_spkCnt[b];"]
         prologue += _ref_pointers(low, sg)
-        declare, check = low.delay_check(sg)
-        prologue.append(declare)
         loop = ("for (uint32_t dp_i = 0; dp_i < dp_spkCnt; dp_i++) {\n"
                 "    const uint32_t id_pre = dp_spk[dp_i];\n"
-                + _indent(low.synapse_row_loop(sg, low.synapse_body(sg))) + "}\n" + check + "\n")
+                + _indent(low.synapse_row_loop(sg, low.synapse_body(sg))) + "}\n")
         parts.append(_block(f"synapse group '{sg.name}' ({sg.wu_model.name})", prologue, loop))
     return "".join(parts)
 
@@ -69,6 +72,15 @@ def _ref_pointers(low: Lowerer, sg) -> list[str]:
     return lines
 
 
+def _simd(*models) -> str:
+    """``omp simd`` for a loop over neurons: iterations are independent by the language's
+    rules. Not for models with extra global parameters, whose code may index an array
+    behind a condition (e.g. SpikeSourceArray) that a vectorised loop would read anyway."""
+    if any(m.extra_global_params for m in models if m is not None):
+        return ""
+    return "#pragma omp simd\n"
+
+
 def _neuron_phase(low: Lowerer) -> str:
     parts = []
     for pop in low.spec.populations:
@@ -76,11 +88,17 @@ def _neuron_phase(low: Lowerer) -> str:
         prologue += [f"const uint32_t num_neurons = {pop.size};"]
         if pop.model.spikes:
             prologue.append(f"{pop.name}_spkCnt[0] = 0;")
-        loop = ("for (uint32_t id = 0; id < num_neurons; id++) {\n"
+        loop = (_simd(pop.model) + "for (uint32_t id = 0; id < num_neurons; id++) {\n"
                 + _indent(low.neuron_body(pop)) + "}\n")
         if pop.model.spikes:
-            loop += ("for (uint32_t id = 0; id < num_neurons; id++) {\n"
-                     + _indent(low.spike_body(pop)) + "}\n")
+            # scan the spike flags eight at a time (the array is padded to a multiple of 8)
+            loop += ("for (uint32_t dp_w = 0; dp_w < num_neurons; dp_w += 8) {\n"
+                     "    uint64_t dp_flags;\n"
+                     f"    std::memcpy(&dp_flags, {pop.name}_spiked + dp_w, 8);\n"
+                     "    if (!dp_flags) continue;\n"
+                     "    const uint32_t dp_end = dp_w + 8 < num_neurons ? dp_w + 8 : num_neurons;\n"
+                     "    for (uint32_t id = dp_w; id < dp_end; id++) {\n"
+                     + _indent(low.spike_body(pop), 8) + "    }\n}\n")
         parts.append(_block(f"population '{pop.name}' ({pop.model.name})", prologue, loop))
     return "".join(parts)
 
@@ -97,9 +115,10 @@ def _backward_synapse_phase(low: Lowerer) -> str:
         if src.adjoint is not None:
             prologue.append(f"{low.scalar}* const {src.name}_RevISyn = "
                             f"dp.{src.name}_RevISyn + (size_t)b * {src.size};")
+        prologue += low.backward_synapse_prologue(sg)
         loop = (f"for (uint32_t dp_e = {src.name}_tapeStart[n]; dp_e < {src.name}_tapeStart[n + 1]; dp_e++) {{\n"
                 f"    const uint32_t id_pre = {src.name}_tapeId[dp_e];\n"
-                + _indent(low.synapse_row_loop(sg, low.backward_synapse_body(sg))) + "}\n")
+                + _indent(low.backward_row(sg)) + "}\n")
         parts.append(_block(f"adjoint of synapse group '{sg.name}' ({sg.adjoint.name})",
                             prologue, loop))
     return "".join(parts)
@@ -118,7 +137,7 @@ def _backward_neuron_phase(low: Lowerer) -> str:
             body += (f"for (uint32_t dp_e = {pop.name}_tapeStart[n]; dp_e < {pop.name}_tapeStart[n + 1]; dp_e++) {{\n"
                      f"    const uint32_t id = {pop.name}_tapeId[dp_e];\n"
                      + _indent(low.jump_body(pop)) + "}\n")
-        body += ("for (uint32_t id = 0; id < num_neurons; id++) {\n"
+        body += (_simd(pop.model, pop.adjoint) + "for (uint32_t id = 0; id < num_neurons; id++) {\n"
                  + _indent(low.backward_neuron_body(pop)) + "}\n")
         parts.append(_block(f"adjoint of population '{pop.name}' ({pop.adjoint.name})",
                             prologue, body))
