@@ -12,7 +12,8 @@ from delayprop.errors import ConfigError
 from delayprop.genn_models.spec import PostsynapticModel, WeightUpdateModel
 
 __all__ = ["init_weight_update", "init_postsynaptic", "WeightUpdateInit", "PostsynapticInit",
-           "Variable", "Population", "SynapseGroup", "CurrentSource", "broadcast"]
+           "Variable", "Population", "SynapseGroup", "CurrentSource", "broadcast",
+           "spike_source_arrays"]
 
 
 @dataclass(frozen=True)
@@ -140,40 +141,28 @@ class Population(_Owner):
         steps (the model emits at most one spike per step). Fills ``startSpike``,
         ``endSpike`` and the ``spikeTimes`` extra global parameter.
         """
-        if set(self.model.var_names) != {"startSpike", "endSpike"}:
-            raise ConfigError(f"population '{self.name}': set_spikes needs a SpikeSourceArray "
-                              f"population, this one is '{self.model.name}'")
+        self._require_spike_source()
         batch = self._model.batch_size
         if len(spikes) != batch:
             raise ConfigError(f"population '{self.name}': got spikes for {len(spikes)} batch "
                               f"instances, the model has batch_size {batch}")
-        lengths, all_times, all_ids = [], [], []
-        for b, (times, ids) in enumerate(spikes):
-            times = np.asarray(times, dtype=np.float64).ravel()
-            ids = np.asarray(ids).ravel().astype(np.int64)
-            if times.shape != ids.shape:
-                raise ConfigError(f"population '{self.name}', instance {b}: {len(times)} times "
-                                  f"but {len(ids)} ids")
-            if ids.size and (ids.min() < 0 or ids.max() >= self.size):
-                raise ConfigError(f"population '{self.name}', instance {b}: neuron ids must lie "
-                                  f"in [0, {self.size}), got [{ids.min()}, {ids.max()}]")
-            lengths.append(len(ids))
-            all_times.append(times)
-            all_ids.append(ids)
-        times = np.concatenate(all_times) if all_times else np.zeros(0)
-        inst = np.repeat(np.arange(batch), lengths)
-        key = inst * self.size + (np.concatenate(all_ids) if all_ids else np.zeros(0, int))
-        order = np.lexsort((times, key))                 # by (instance, neuron), then time
-        counts = np.bincount(key, minlength=batch * self.size).reshape(batch, self.size)
-        end = np.cumsum(counts.ravel()).reshape(batch, self.size).astype(np.uint32)
-        start = (end - counts).astype(np.uint32)
-        # A spike at time s is emitted in the first step k with k*dt >= s (GeNN's rule).
-        # Storing (k - 1/2)*dt keeps that step whatever the rounding of k*dt.
-        step = np.ceil(times[order] / self._model.dt - 1e-9)
-        all_times = (step - 0.5) * self._model.dt
+        start, end, times = spike_source_arrays(spikes, self.size, self._model.dt,
+                                                f"population '{self.name}'")
+        self.set_spike_arrays(start, end, times)
+
+    def set_spike_arrays(self, start, end, times) -> None:
+        """Set ``startSpike``/``endSpike`` [batch, neurons] and ``spikeTimes`` directly
+        (see :func:`spike_source_arrays`): instance b's neuron i fires at
+        ``times[start[b, i]:end[b, i]]``."""
+        self._require_spike_source()
         self._set_init("startSpike", start)
         self._set_init("endSpike", end)
-        self.extra_global_params["spikeTimes"].set_init_values(all_times)
+        self.extra_global_params["spikeTimes"].set_init_values(times)
+
+    def _require_spike_source(self):
+        if set(self.model.var_names) != {"startSpike", "endSpike"}:
+            raise ConfigError(f"population '{self.name}': spike input needs a "
+                              f"SpikeSourceArray population, this one is '{self.model.name}'")
 
     @property
     def spike_recording_data(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -316,3 +305,35 @@ def broadcast(values, shape, what) -> np.ndarray:
         raise ConfigError(f"{what}: got values of shape {arr.shape}, expected a scalar or an "
                           f"array broadcastable to {shape}") from None
 
+
+
+def spike_source_arrays(spikes, size: int, dt: float, what: str):
+    """``(start, end, times)`` for a SpikeSourceArray from ``spikes[b] = (times_ms, ids)``.
+
+    A spike at time s is emitted in the first step k with k*dt >= s (GeNN's rule); the
+    stored time is (k - 1/2)*dt, so that step is kept whatever the rounding of k*dt.
+    """
+    lengths, all_times, all_ids = [], [], []
+    for b, (times, ids) in enumerate(spikes):
+        times = np.asarray(times, dtype=np.float64).ravel()
+        ids = np.asarray(ids).ravel().astype(np.int64)
+        if times.shape != ids.shape:
+            raise ConfigError(f"{what}, instance {b}: {len(times)} times but {len(ids)} ids")
+        lengths.append(len(ids))
+        all_times.append(times)
+        all_ids.append(ids)
+    count = len(lengths)
+    times = np.concatenate(all_times) if all_times else np.zeros(0)
+    ids = np.concatenate(all_ids) if all_ids else np.zeros(0, np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= size):
+        bad = int(np.flatnonzero((ids < 0) | (ids >= size))[0])
+        inst = int(np.searchsorted(np.cumsum(lengths), bad, side="right"))
+        raise ConfigError(f"{what}, instance {inst}: neuron ids must lie in [0, {size}), got "
+                          f"{ids[bad]}")
+    key = np.repeat(np.arange(count), lengths) * size + ids
+    order = np.lexsort((times, key))                 # by (instance, neuron), then time
+    counts = np.bincount(key, minlength=count * size).reshape(count, size)
+    end = np.cumsum(counts.ravel()).reshape(count, size).astype(np.uint32)
+    start = (end - counts).astype(np.uint32)
+    step = np.ceil(times[order] / dt - 1e-9)
+    return start, end, (step - 0.5) * dt

@@ -76,6 +76,7 @@ class Model:
         self.synapse_populations: dict[str, SynapseGroup] = {}
         self.current_sources: dict[str, CurrentSource] = {}
         self.training: TrainingSpec | None = None
+        self.tape_capacity: int | None = None     # per population and instance, training
         self._spec: NetworkSpec | None = None
         self._library: Path | None = None
         self._source: str | None = None
@@ -249,6 +250,9 @@ class Model:
             raise
 
     def _initial_tape(self, pop_name: str) -> int:
+        """Events per instance a population's spike tape holds at first (it grows)."""
+        if self.tape_capacity is not None:
+            return int(self.tape_capacity)
         pop = self.neuron_populations[pop_name]
         return max(64, pop.size * max(self.training.num_steps, 1) // 8)
 

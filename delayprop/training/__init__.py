@@ -1,5 +1,6 @@
 """EventProp training of spiking networks with learnable delays (mlGeNN-style API)."""
 from delayprop.training.callbacks import Callback, CSVLogger, ProgressBar
+from delayprop.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from delayprop.training.compiled_network import CompiledTrainingNetwork
 from delayprop.training.compiler import EventPropCompiler
 from delayprop.training.connectivity import Dense, FixedProbability, FromList
@@ -17,5 +18,6 @@ __all__ = [
     "Dense", "FixedProbability", "FromList", "Constant", "Normal", "Uniform",
     "SoftmaxCrossEntropy", "SparseCategoricalCrossentropy", "GradedInput", "SpikeInput",
     "LeakyIntegrate", "LeakyIntegrateFire", "Adam", "SGD", "ConstantLR", "OneCycle",
-    "CosineAnnealing", "Exponential", "Callback", "ProgressBar", "CSVLogger",
+    "CosineAnnealing", "Exponential", "Callback", "ProgressBar", "CSVLogger", "Checkpoint",
+    "save_checkpoint", "load_checkpoint",
 ]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from delayprop.errors import DataError
+from delayprop.compile._groups import spike_source_arrays
+from delayprop.errors import ConfigError, DataError
 from delayprop.training.neurons import GradedInput, SpikeInput
 
 __all__ = ["InputFeeder", "as_labels"]
@@ -32,8 +33,17 @@ class InputFeeder:
             self.num_samples = len(data)
         elif isinstance(pop.neuron, SpikeInput):
             self.graded = False
-            self.events = _spike_events(data, pop, num_steps, dt)
-            self.num_samples = len(self.events)
+            events = _spike_events(data, pop, num_steps, dt)
+            self.num_samples = len(events)
+            # every sample's spikes in one array, set once; a batch only picks rows of
+            # (start, end)
+            try:
+                self.start, self.end, self.times = spike_source_arrays(
+                    events, pop.size, model.dt, f"input '{pop.name}'")
+            except ConfigError as err:
+                raise DataError(str(err).replace("instance", "sample")) from None
+            model.neuron_populations[pop.name].extra_global_params[
+                "spikeTimes"].set_init_values(self.times)
         else:
             raise DataError(f"population '{pop.name}' is not an input population")
 
@@ -44,10 +54,12 @@ class InputFeeder:
                 self.data[indices[0]:indices[-1] + 1]
             target.extra_global_params["values"].set_init_values(batch.ravel())
         else:
-            spikes = [self.events[i] for i in indices]
-            spikes += [(np.zeros(0), np.zeros(0, np.int64))] * (self.model.batch_size
-                                                                  - len(spikes))
-            target.set_spikes(spikes)
+            start = np.zeros((self.model.batch_size, self.pop.size), np.uint32)
+            end = np.zeros_like(start)
+            start[:len(indices)] = self.start[indices]
+            end[:len(indices)] = self.end[indices]
+            target._set_init("startSpike", start)
+            target._set_init("endSpike", end)
 
 
 def _contiguous(indices: np.ndarray) -> bool:
@@ -77,9 +89,6 @@ def _spike_events(data, pop, num_steps, dt) -> list[tuple[np.ndarray, np.ndarray
                                 f"or a structured array with fields t and x") from None
         times = np.asarray(times, dtype=np.float64)
         ids = np.asarray(ids, dtype=np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= pop.size):
-            raise DataError(f"input '{pop.name}', sample {i}: channel ids must lie in "
-                            f"[0, {pop.size}), got [{ids.min()}, {ids.max()}]")
         keep = times < num_steps * dt         # spikes after the trial cannot matter
         out.append((times[keep], ids[keep]))
     return out

@@ -58,6 +58,36 @@ class CompiledTrainingNetwork:
                 self.opt_state[f"{conn.name}.d"] = self.compiler.delay_optimiser.init_state(
                     self.param(conn.name, "d"))
 
+    # ------------------------------------------------------------------ description
+    def config(self) -> dict:
+        """The compiler settings and the network's shape, JSON-able (saved in checkpoints)."""
+        c = self.compiler
+        return {
+            "example_timesteps": c.example_timesteps, "batch_size": c.batch_size,
+            "dt": c.dt, "precision": c.precision, "backend": c.backend, "seed": c.seed,
+            "reg_lambda": c.reg_lambda, "reg_nu_upper": c.reg_nu_upper,
+            "optimiser": repr(c.optimiser), "delay_optimiser": repr(c.delay_optimiser),
+            "learned_delays": self.learned_delays,
+            "populations": [{"name": p.name, "size": p.size, "neuron": repr(p.neuron)}
+                            for p in self.network.populations],
+            "connections": [{"name": k.name, "source": k.source.name, "target": k.target.name,
+                             "connectivity": type(k.connectivity).__name__,
+                             "tau_syn": k.synapse.tau, "max_delay_steps": k.max_delay_steps}
+                            for k in self.network.connections]}
+
+    def restore_connectivity(self, conn: str, pre, post) -> None:
+        """Replace a SPARSE connection's synapse lists (weights, delays and optimiser
+        state are reallocated for the new layout; callers then fill them)."""
+        sg = self.model.synapse_populations[conn]
+        sg.set_connectivity(pre, post, g=0.0, **({"d": 0} if conn in self.delays else {}))
+        if conn in self.delays:
+            self.delays[conn] = np.zeros(self.runtime.arrays[f"{conn}_d"].shape)
+        for key in (f"{conn}.g", f"{conn}.d"):
+            if key in self.opt_state:
+                optimiser = self.compiler.optimiser if key.endswith(".g") \
+                    else self.compiler.delay_optimiser
+                self.opt_state[key] = optimiser.init_state(self.param(conn, key[-1]))
+
     # ------------------------------------------------------------------ parameters
     def param(self, conn: str, var: str) -> np.ndarray:
         """The trained array of ``var`` of connection ``conn``: 'g' is the live weight
@@ -75,7 +105,10 @@ class CompiledTrainingNetwork:
                                           f"connection '{conn}'")
 
     def _upload_delays(self, conn: str) -> None:
-        """Round the real delays into the compiled code's integer delays."""
+        """Clamp the real delays to [0, D - 1] and round them (never truncate) into the
+        compiled code's integer delays."""
+        top = self.model.synapse_populations[conn].max_dendritic_delay_timesteps - 1
+        np.clip(self.delays[conn], 0, top, out=self.delays[conn])
         self.runtime.arrays[f"{conn}_d"][...] = np.rint(self.delays[conn])
         self.runtime.push(f"{conn}_d")
 
@@ -229,7 +262,6 @@ class CompiledTrainingNetwork:
                 d = self.param(conn.name, "d")
                 self.compiler.delay_optimiser.step(d, grads[f"{conn.name}.d"],
                                                    self.opt_state[f"{conn.name}.d"], progress)
-                np.clip(d, 0, conn.max_delay_steps - 1, out=d)
                 self._upload_delays(conn.name)
         self.step += 1
 

@@ -150,6 +150,7 @@ class EventPropCompiler:
         model = Model(self.precision, name, self.backend, dt=self.dt,
                       batch_size=self.batch_size)
         model.training = TrainingSpec(T, readout.name, loss.code(readout.name))
+        model.tape_capacity = self.max_spikes
         tau_in = {p.name: next(c.synapse.tau for c in network.connections if c.target is p)
                   for p in network.populations if not p.neuron.is_input}
         for pop in network.populations:

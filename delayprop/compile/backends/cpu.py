@@ -202,7 +202,9 @@ extern "C" DP_EXPORT void dp_backward(void* state, int32_t num_instances) {{
 #else
         const int dp_thread = 0;
 #endif
-        #pragma omp for schedule(dynamic, 1)
+        // static: each thread's gradient buffer always sums the same instances in the
+        // same order, so a run (and a resumed run) is reproducible bit for bit
+        #pragma omp for schedule(static)
         for (int b = 0; b < num_instances; b++) {{
             if (dp_overflowed(dp, b)) continue;
             for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(dp, b, n, dp_thread);

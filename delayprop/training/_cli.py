@@ -1,0 +1,105 @@
+"""``delayprop train``: one training run from the command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+
+from delayprop.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# command-line option -> ExperimentConfig field (None: same name with '-' -> '_')
+_OPTIONS = [
+    ("--data", str, "data set: rawhd, shd or ssc"),
+    ("--data-path", str, "where the data set is (default: $DELAYPROP_DATA, then the "
+                         "per-user data folder)"),
+    ("--limit", int, "train on the first N training samples only"),
+    ("--epochs", int, "number of epochs (total, also when resuming)"),
+    ("--batch-size", int, "batch size"),
+    ("--hidden", int, "hidden LIF neurons"),
+    ("--max-delay", int, "ring size D: delays lie in 0..D-1 steps"),
+    ("--lr", float, "peak learning rate of the weights (OneCycle)"),
+    ("--delay-lr", float, "learning rate of the delays (cosine annealing)"),
+    ("--weight-sd", float, "sd of the initial input->hidden weights (for 40 inputs)"),
+    ("--out-weight-sd", float, "sd of the initial hidden->output weights"),
+    ("--reg-lambda", float, "strength of the hidden spike-count regulariser (0: off)"),
+    ("--reg-nu-upper", float, "spikes per neuron and trial above which it acts"),
+    ("--readout", str, "sum_var, avg_var, max_var or avg_var_exp_weight"),
+    ("--seed", int, "seed of connectivity, initial values and shuffling"),
+    ("--precision", str, "float or double"),
+    ("--backend", str, "cpu or cuda"),
+    ("--sparsity", float, "fraction of input->hidden synapses absent (e.g. 0.875)"),
+]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a network with EventProp (delays and weights)",
+        description="Train 'input -> hidden LIF -> leaky-integrator readout' with EventProp; "
+                    "writes metrics.csv, learning_curve.png, checkpoint.npz, "
+                    "graph_initial/final.npz and summary.json into --out.")
+    p.add_argument("--config", help="TOML file with ExperimentConfig settings; options given "
+                                    "on the command line override it")
+    for flag, kind, text in _OPTIONS:
+        p.add_argument(flag, type=kind, help=text)
+    p.add_argument("--no-delay-learning", action="store_true", help="keep delays fixed")
+    p.add_argument("--no-schedule", action="store_true",
+                   help="constant learning rates instead of OneCycle / cosine annealing")
+    p.add_argument("--rewire", choices=["deepr", "rigl"],
+                   help="rewire the input->hidden connection between epochs (needs "
+                        "--sparsity)")
+    p.add_argument("--regrow-delay", choices=["keep", "random", "gradient"],
+                   help="delay of a regrown synapse (default keep)")
+    p.add_argument("--fan-in", type=int, help="at most K active inputs per hidden neuron")
+    p.add_argument("--rewire-every", type=int, help="rewire every N batches (default: each "
+                                                    "epoch)")
+    p.add_argument("--l1", type=float, help="L1 strength on the rewired parameters")
+    p.add_argument("--dale", action=argparse.BooleanOptionalAction, default=None,
+                   help="one sign per presynaptic neuron in rewired groups (default on)")
+    p.add_argument("--hardware", help="train within the fan-in/row limits of an export "
+                                      "profile (e.g. spinnaker)")
+    p.add_argument("--out", required=True, help="run directory (e.g. results/RUN)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint")
+    p.set_defaults(handler=_train)
+
+
+def config_from_args(args):
+    """ExperimentConfig from a parsed command line (TOML first, options override)."""
+    from delayprop.training.experiment import ExperimentConfig
+    cfg = ExperimentConfig.from_toml(args.config) if args.config else ExperimentConfig()
+    changes = {}
+    for flag, _, _ in _OPTIONS:
+        name = flag[2:].replace("-", "_")
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value
+    if args.no_delay_learning:
+        changes["delay_learning"] = False
+    if args.no_schedule:
+        changes["schedule"] = False
+    rewiring = dict(cfg.rewiring)
+    for key in ("rewire", "regrow_delay", "fan_in", "rewire_every", "l1", "dale"):
+        value = getattr(args, key)
+        if value is not None:
+            rewiring[{"rewire": "grow"}.get(key, key)] = value
+    if rewiring:
+        changes["rewiring"] = rewiring
+    if args.hardware:
+        changes["hardware"] = args.hardware
+    return cfg.replace(**changes)
+
+
+def _train(args) -> int:
+    from delayprop.training.experiment import run_experiment
+    cfg = config_from_args(args)
+    if cfg.rewiring and cfg.sparsity == 0 and not cfg.hardware:
+        raise ConfigError("--rewire needs a sparse connection: give --sparsity (e.g. 0.875)")
+    command = "delayprop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    summary = run_experiment(cfg, args.out, resume=args.resume, quiet=args.quiet,
+                             command=command)
+    print(json.dumps(summary, indent=1))
+    return 0
