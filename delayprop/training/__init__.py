@@ -10,6 +10,7 @@ from delayprop.training.network import Connection, Network, Population
 from delayprop.training.neurons import (GradedInput, LeakyIntegrate, LeakyIntegrateFire,
                                         SpikeInput)
 from delayprop.training.optimisers import SGD, Adam
+from delayprop.training.rewiring import DeepR, Rewiring, RigL
 from delayprop.training.schedules import ConstantLR, CosineAnnealing, OneCycle
 from delayprop.training.synapses import Exponential
 
@@ -19,5 +20,5 @@ __all__ = [
     "SoftmaxCrossEntropy", "SparseCategoricalCrossentropy", "GradedInput", "SpikeInput",
     "LeakyIntegrate", "LeakyIntegrateFire", "Adam", "SGD", "ConstantLR", "OneCycle",
     "CosineAnnealing", "Exponential", "Callback", "ProgressBar", "CSVLogger", "Checkpoint",
-    "save_checkpoint", "load_checkpoint",
+    "save_checkpoint", "load_checkpoint", "Rewiring", "DeepR", "RigL",
 ]

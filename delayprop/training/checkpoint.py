@@ -44,6 +44,8 @@ def save_checkpoint(path, net) -> Path:
     arrays = {}
     for conn in net.network.connections:
         c = conn.name
+        if c in getattr(net, "rewired", {}):
+            continue                          # restored from its dense state (extra/)
         arrays[f"{c}/g"] = net.param(c, "g")
         if c in net.delays:
             arrays[f"{c}/d_real"] = net.delays[c]
@@ -81,6 +83,8 @@ def load_checkpoint(path, net) -> dict:
             raise DataError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
         for conn in net.network.connections:
             c = conn.name
+            if c in getattr(net, "rewired", {}):
+                continue
             if f"{c}/g" not in data:
                 raise DataError(f"{path}: no weights for connection '{c}'; the checkpoint "
                                 f"belongs to another network")

@@ -51,12 +51,21 @@ class CompiledTrainingNetwork:
             if "d" in initial[conn.name]:
                 self.delays[conn.name] = self._to_layout(conn.name, initial[conn.name]["d"])
         self.opt_state: dict[str, dict] = {}
+        rewiring = {c.name: rw for c, rw in compiler.rewiring.items()}
         for conn in network.connections:
+            if conn.name in rewiring:
+                continue                       # optimised as theta by its RewiredConnection
             self.opt_state[f"{conn.name}.g"] = self.compiler.optimiser.init_state(
                 self.param(conn.name, "g"))
             if conn.name in self.learned_delays:
                 self.opt_state[f"{conn.name}.d"] = self.compiler.delay_optimiser.init_state(
                     self.param(conn.name, "d"))
+        from delayprop.training.rewiring import RewiredConnection
+        rewire_rng = np.random.default_rng(compiler.seed + 2)
+        self.rewired = {c.name: RewiredConnection(self, c, rewiring[c.name], initial[c.name],
+                                                  rewire_rng)
+                        for c in network.connections if c.name in rewiring}
+        self._batch_position = (0, 1)
 
     # ------------------------------------------------------------------ description
     def config(self) -> dict:
@@ -74,6 +83,16 @@ class CompiledTrainingNetwork:
                              "connectivity": type(k.connectivity).__name__,
                              "tau_syn": k.synapse.tau, "max_delay_steps": k.max_delay_steps}
                             for k in self.network.connections]}
+
+    def extra_state(self) -> dict:
+        """State beyond weights and optimisers (rewired connections), for checkpoints."""
+        return {f"rewire.{name}.{key}": value for name, rw in self.rewired.items()
+                for key, value in rw.state().items()}
+
+    def restore_extra_state(self, state: dict) -> None:
+        for name, rw in self.rewired.items():
+            prefix = f"rewire.{name}."
+            rw.restore({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
 
     def restore_connectivity(self, conn: str, pre, post) -> None:
         """Replace a SPARSE connection's synapse lists (weights, delays and optimiser
@@ -181,7 +200,10 @@ class CompiledTrainingNetwork:
         n = len(indices)
         counts = self._forward(feeders, labels, indices)
         if train:
-            self._apply(self._gradients(n, counts))
+            grads = self._gradients(n, counts)
+            for rewired in self.rewired.values():        # RigL: gradients of absent synapses
+                rewired.observe(n, *self._batch_position)
+            self._apply(grads)
         rt = self.runtime
         z = rt.arrays[f"{self.readout.name}_VSum"][:n]
         return BatchResult(rt.arrays["dp_loss"][:n].astype(np.float64).copy(),
@@ -253,7 +275,11 @@ class CompiledTrainingNetwork:
         """One optimiser step on every parameter; delays clamped to [0, D - 1]."""
         rt = self.runtime
         progress = self.step / self.total_steps if self.total_steps else 0.0
+        for rewired in self.rewired.values():
+            rewired.step(grads, progress)
         for conn in self.network.connections:
+            if conn.name in self.rewired:
+                continue
             g = self.param(conn.name, "g")
             self.compiler.optimiser.step(g, grads[f"{conn.name}.g"],
                                          self.opt_state[f"{conn.name}.g"], progress)
@@ -296,7 +322,11 @@ class CompiledTrainingNetwork:
             losses, correct, spikes = [], [], 0.0
             for b in range(batches):
                 idx = order[b * self.model.batch_size:(b + 1) * self.model.batch_size]
+                self._batch_position = (b, batches)
                 res = self._run_batch(feeders, labels, idx, train=True)
+                for rewired in self.rewired.values():
+                    if rewired.due(b, batches, epoch_end=False):
+                        rewired.rewire()
                 losses.append(res.loss)
                 correct.append(res.correct)
                 spikes += res.spikes
@@ -306,6 +336,10 @@ class CompiledTrainingNetwork:
                        "accuracy": float(np.concatenate(correct).mean()),
                        "spikes_per_neuron": spikes / n / max(res.num_hidden, 1),
                        "seconds": time.perf_counter() - t0}
+            for rewired in self.rewired.values():
+                if rewired.due(batches - 1, batches, epoch_end=True):
+                    rewired.rewire()
+                metrics.update(rewired.metrics())
             metrics.update(self._delay_stats())
             if val is not None:
                 ev = self.evaluate(*val)

@@ -149,7 +149,9 @@ class EventPropCompiler:
         (_, loss), = self.losses.items()
         model = Model(self.precision, name, self.backend, dt=self.dt,
                       batch_size=self.batch_size)
-        model.training = TrainingSpec(T, readout.name, loss.code(readout.name))
+        traces = self._check_rewiring(network)
+        model.training = TrainingSpec(T, readout.name, loss.code(readout.name),
+                                      trace_vars=traces)
         model.tape_capacity = self.max_spikes
         tau_in = {p.name: next(c.synapse.tau for c in network.connections if c.target is p)
                   for p in network.populations if not p.neuron.is_input}
@@ -163,6 +165,24 @@ class EventPropCompiler:
         model.load(num_recording_timesteps=None)
         return CompiledTrainingNetwork(self, network, model, readout, learned, initial,
                                        np.random.default_rng(self.seed + 1))
+
+    def _check_rewiring(self, network: Network) -> tuple:
+        """Validate ``rewiring``; return the adjoint traces RigL needs."""
+        from delayprop.training.connectivity import Dense
+        from delayprop.training.rewiring import Rewiring
+        traces = []
+        for conn, rw in self.rewiring.items():
+            if not isinstance(conn, Connection) or conn.network is not network:
+                raise ConfigError(f"rewiring: {conn!r} is not a connection of this network")
+            if not isinstance(rw, Rewiring):
+                raise ConfigError(f"rewiring[{conn.name}]: expected DeepR(...) or RigL(...), "
+                                  f"got {type(rw).__name__}")
+            if isinstance(conn.connectivity, Dense):
+                raise ConfigError(f"connection '{conn.name}' is Dense; rewiring needs a "
+                                  f"sparse connectivity such as FixedProbability(p)")
+            if rw.needs_probe and (conn.target.name, "LambdaI") not in traces:
+                traces.append((conn.target.name, "LambdaI"))
+        return tuple(traces)
 
     def _add_population(self, model: Model, pop: Population, tau_syn, T: int) -> None:
         n = pop.neuron
