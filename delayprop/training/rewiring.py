@@ -352,43 +352,60 @@ class RewiredConnection:
                 f"{self.name}_max_fan_in": int(col.max()) if col.size else 0}
 
 
-def dormant_gradients(net, conn, n: int, max_delay: int) -> np.ndarray:
+def dormant_gradients(net, conn, n: int, max_delay: int, dense: bool | None = None) -> np.ndarray:
     """G[d, i, j] = dL/dw_ij of a zero-weight synapse i -> j with delay d, for this
     batch's ``n`` instances (mean over instances), from the input tape and the target's
-    LambdaI trace (lambda_I at step m is the value the backward pass wrote at step m)."""
+    LambdaI trace (lambda_I at step m is the value the backward pass wrote at step m)::
+
+        G[d, i, j] = -tau_s / n  sum_(b, k) x_b,i(k) lambda_I,b,j(k + 1 + d)
+
+    Sparse inputs go event by event (a sparse-times-dense product per lag); dense ones
+    (e.g. mel spectrograms) as one matrix product per lag.
+    """
+    from scipy import sparse
     rt = net.runtime
     src, tgt = conn.source.name, conn.target.name
     T = net.compiler.example_timesteps
-    x = events_dense(net, src, n)                                 # [n, T, C]
+    num_pre = net.model.neuron_populations[src].size
+    inst, step, ids, values = tape_events(net, src, n)
     rt.pull(f"{tgt}_trace_LambdaI")
-    lam = rt.arrays[f"{tgt}_trace_LambdaI"][:n].astype(np.float64)   # [n, T, N]
-    tau = conn.synapse.tau
-    out = np.zeros((max_delay, x.shape[2], lam.shape[2]))
-    for d in range(max_delay):
+    lam = rt.arrays[f"{tgt}_trace_LambdaI"][:n].reshape(n * T, -1)        # [n*T, N]
+    out = np.zeros((max_delay, num_pre, lam.shape[1]))
+    scale = -conn.synapse.tau / n
+    if dense is None:
+        dense = len(ids) > 0.25 * n * T * num_pre
+    if dense:
+        x = np.zeros((n, T, num_pre), lam.dtype)
+        x[inst, step, ids] = values
+    for d in range(min(max_delay, T - 1)):
         lag = d + 1
-        if lag >= T:
-            break
-        xs = x[:, :T - lag].reshape(-1, x.shape[2])
-        ls = lam[:, lag:].reshape(-1, lam.shape[2])
-        out[d] = -tau * (xs.T @ ls) / n
+        if dense:
+            xs = x[:, :T - lag].reshape(-1, num_pre)
+            ls = lam.reshape(n, T, -1)[:, lag:].reshape(-1, lam.shape[1])
+            out[d] = scale * (xs.T @ ls)
+        else:
+            ok = step + lag < T
+            rows = inst[ok] * T + step[ok] + lag
+            pick = sparse.csr_matrix((values[ok], (ids[ok], np.arange(ok.sum()))),
+                                     shape=(num_pre, int(ok.sum())))
+            out[d] = scale * (pick @ lam[rows])
     return out
 
 
-def events_dense(net, pop: str, n: int) -> np.ndarray:
-    """The events population ``pop`` emitted in the last forward pass, from its tape, as
-    [instances, steps, neurons] of event values (1 for spikes)."""
+def tape_events(net, pop: str, n: int):
+    """The events population ``pop`` emitted in the last forward pass, from its tape:
+    arrays (instance, step, neuron id, value; 1 for spikes)."""
     rt = net.runtime
     T = net.compiler.example_timesteps
-    size = net.model.neuron_populations[pop].size
-    names = [f"{pop}_tapeId", f"{pop}_tapeStart"]
     has_x = f"{pop}_tape_x" in rt.arrays
-    rt.pull(*names, *([f"{pop}_tape_x"] if has_x else []))
-    out = np.zeros((n, T, size))
-    for b in range(n):
-        starts = rt.arrays[f"{pop}_tapeStart"][b].astype(np.int64)
-        count = starts[-1]
-        steps = np.repeat(np.arange(T), np.diff(starts))
-        ids = rt.arrays[f"{pop}_tapeId"][b, :count]
-        values = rt.arrays[f"{pop}_tape_x"][b, :count] if has_x else 1.0
-        out[b, steps, ids] = values
-    return out
+    rt.pull(f"{pop}_tapeId", f"{pop}_tapeStart", *([f"{pop}_tape_x"] if has_x else []))
+    starts = rt.arrays[f"{pop}_tapeStart"][:n].astype(np.int64)             # [n, T + 1]
+    counts = starts[:, -1]
+    inst = np.repeat(np.arange(n), counts)
+    step = np.concatenate([np.repeat(np.arange(T), np.diff(starts[b])) for b in range(n)]) \
+        if n else np.zeros(0, np.int64)
+    within = np.arange(len(inst)) - np.repeat(np.cumsum(counts) - counts, counts)
+    ids = rt.arrays[f"{pop}_tapeId"][inst, within].astype(np.int64)
+    values = rt.arrays[f"{pop}_tape_x"][inst, within].astype(np.float64) if has_x \
+        else np.ones(len(inst))
+    return inst, step, ids, values

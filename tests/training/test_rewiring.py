@@ -157,6 +157,8 @@ def test_rigl_probe_equals_the_gradient_of_zero_weight_synapses():
     ho = net.connection_values("ho")["weight"]
     net.gradients({inp: x}, {out: y})                     # forward + backward: tape, traces
     probe = dormant_gradients(net, net.network.connections[0], 8, D)
+    np.testing.assert_allclose(dormant_gradients(net, net.network.connections[0], 8, D,
+                                                 dense=True), probe, rtol=1e-9, atol=1e-13)
     real = np.rint(rw.delay)
     dormant = ~rw.active
     assert dormant.sum() > 30
