@@ -11,7 +11,8 @@ process (the baseline); peak RSS. GeNN 5.4's CPU backend needs ~0.29 s for 256 s
 this network at batch 1 on this machine type (reference figure, measured elsewhere: 883
 samples/s); the target is >= 10x that.
 
-    python benchmarks/bench_forward.py [--batch 256] [--out results/bench.jsonl]
+    python benchmarks/bench_forward.py [--batch 256] [--backend cpu|cuda]
+                                       [--out results/bench.jsonl]
 """
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ def network_params(seed=1):
             "w_ho": rng.normal(0.0, 0.3, (N_HID, N_OUT))}
 
 
-def build(batch, params, precision="float", record=False):
-    m = Model(precision, f"bench_forward_b{batch}", batch_size=batch)
+def build(batch, params, precision="float", record=False, backend="cpu"):
+    m = Model(precision, f"bench_forward_b{batch}", backend, batch_size=batch)
     inp = m.add_neuron_population("input", N_IN, SpikeSourceArray)
     hid = m.add_neuron_population("hidden", N_HID, LIF,
                                   {"tau_mem": 20.0, "v_thresh": 1.0, "v_reset": 0.0})
@@ -74,6 +75,7 @@ def run_engine(m, inp, hid, out, spikes_per_sample):
         if hid.spike_recording_enabled:
             spikes += sum(len(t) for t, _ in hid.spike_recording_data)
         n = min(batch, n_samples - start)
+        out.vars["V"].pull_from_device()          # no-op on the CPU
         vsum[start:start + n] = out.vars["V"].view[:n]
     return vsum, spikes
 
@@ -119,6 +121,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--backend", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--out", default=None, help="append JSON lines to this file")
     args = ap.parse_args(argv)
     X = load_workload()["X_train"]
@@ -126,12 +129,13 @@ def main(argv=None):
     params = network_params()
     results = {}
     for batch in (1, args.batch):
-        m, inp, hid, out = build(batch, params)
+        m, inp, hid, out = build(batch, params, backend=args.backend)
         run_engine(m, inp, hid, out, data[:batch])               # warm-up
         seconds = best_of(lambda: run_engine(m, inp, hid, out, data), args.repeats)
         results[batch] = seconds
         m.unload()
-    m, inp, hid, out = build(args.batch, params, record=True)    # activity check
+    m, inp, hid, out = build(args.batch, params, record=True,    # activity check
+                             backend=args.backend)
     _, spikes = run_engine(m, inp, hid, out, data)
     m.unload()
     t0 = time.perf_counter()
@@ -139,7 +143,7 @@ def main(argv=None):
     numpy_s = time.perf_counter() - t0
     best = min(results.values())
     return emit({
-        "benchmark": "forward", "samples": len(X), "steps": T,
+        "benchmark": "forward", "backend": args.backend, "samples": len(X), "steps": T,
         "seconds_batch1": round(results[1], 4),
         f"seconds_batch{args.batch}": round(results[args.batch], 4),
         "samples_per_s": round(len(X) / best, 1),

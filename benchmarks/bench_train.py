@@ -11,7 +11,7 @@ first), with learned delays and without delays (same process), inference time on
 measured elsewhere on this machine type (benchmarks README): mlGeNN 2.3/GeNN 5.4 CPU
 0.887 s/epoch with learned delays, 0.611 s without, batch 1, ~79 MB.
 
-    python benchmarks/bench_train.py [--epochs 5] [--batches 32 256]
+    python benchmarks/bench_train.py [--epochs 5] [--batches 32 256] [--backend cpu|cuda]
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ MLGENN_DELAYS_S = 0.887
 MLGENN_NO_DELAYS_S = 0.611
 
 
-def build(batch: int, delays: bool, seed: int = 0):
+def build(batch: int, delays: bool, seed: int = 0, backend: str = "cpu"):
     net = Network()
     with net:
         inp = Population(SpikeInput(), 40, name="input")
@@ -41,12 +41,13 @@ def build(batch: int, delays: bool, seed: int = 0):
                    max_delay_steps=25 if delays else None, name="ih")
         Connection(hid, out, Dense(Normal(0.0, 0.1)), name="ho")
     compiler = EventPropCompiler(80, {out: SoftmaxCrossEntropy()}, Adam(1e-3), batch_size=batch,
-                                 delay_learning=delays, delay_optimiser=Adam(0.1), seed=seed)
+                                 delay_learning=delays, delay_optimiser=Adam(0.1), seed=seed,
+                                 backend=backend)
     return compiler.compile(net, f"bench_train_{batch}_{int(delays)}"), inp, out
 
 
-def run(batch: int, delays: bool, data: dict, epochs: int) -> dict:
-    net, inp, out = build(batch, delays)
+def run(batch: int, delays: bool, data: dict, epochs: int, backend: str = "cpu") -> dict:
+    net, inp, out = build(batch, delays, backend=backend)
     history = net.train({inp: data["X_train"]}, {out: data["y_train"]}, epochs)
     t0 = time.perf_counter()
     test = net.evaluate({inp: data["X_test"]}, {out: data["y_test"]})
@@ -62,15 +63,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batches", type=int, nargs="+", default=[32, 256])
+    ap.add_argument("--backend", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--out", default=None, help="append JSON lines to this file")
     args = ap.parse_args(argv)
     data = load_workload()
     records = []
     for batch in args.batches:
-        with_delays = run(batch, True, data, args.epochs)
-        without = run(batch, False, data, args.epochs)
+        with_delays = run(batch, True, data, args.epochs, args.backend)
+        without = run(batch, False, data, args.epochs, args.backend)
         records.append(emit({
-            "benchmark": "train", "batch": batch, "epochs": args.epochs,
+            "benchmark": "train", "backend": args.backend, "batch": batch,
+            "epochs": args.epochs,
             "s_per_epoch_delays": round(with_delays["s_per_epoch"], 4),
             "s_per_epoch_no_delays": round(without["s_per_epoch"], 4),
             "ratio_delays_vs_no_delays": round(with_delays["s_per_epoch"]

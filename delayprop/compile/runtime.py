@@ -75,6 +75,8 @@ class Runtime:
             lib.dp_cuda_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
                                          ctypes.c_int32]
             lib.dp_cuda_last_error.restype = ctypes.c_char_p
+            # CUDA only: the first launch or kernel failure of an entry point (0: none)
+            lib.dp_cuda_status.restype = ctypes.c_int32
 
     def _allocate(self, a: ArraySpec) -> np.ndarray:
         return np.zeros(a.shape(self.sizes), dtype=a.dtype)
@@ -172,6 +174,12 @@ class Runtime:
         return ctypes.cast(self._state, ctypes.c_void_p)
 
     def _check(self) -> None:
+        if self.backend == "cuda":
+            # CUDA only: a failed kernel leaves the arrays undefined; say so before anything
+            # reads them (dp_run/dp_forward record the failure, see backends/cuda.py)
+            if self._lib.dp_cuda_status() != 0:
+                raise DelaypropError(f"a CUDA kernel of model '{self.spec.name}' failed: "
+                                     f"{self._lib.dp_cuda_last_error().decode()}")
         for sg in self.spec.synapse_groups:         # the spare ring slot (see layout.py)
             name = f"{sg.name}_den"
             self.pull(name)
