@@ -12,6 +12,7 @@ labels), ``num_channels``, ``num_steps``, ``num_classes``, ``class_names``, ``dt
 Where the data comes from and how to point at it: ``delayprop/data/README.md``.
 """
 from delayprop.data._config import RawHDConfig
+from delayprop.data._encode import sigma_delta_spikes
 from delayprop.data._fetch import fetch
 from delayprop.data._hd_files import CLASS_NAMES as HD_CLASS_NAMES
 from delayprop.data._hd_files import parse_label
@@ -24,4 +25,4 @@ from delayprop.data._split import SPIKE_DTYPE, Split
 
 __all__ = ["DATASETS", "HD_CLASS_NAMES", "SPIKE_DTYPE", "RawHD", "RawHDConfig", "SpikingHD",
            "Split", "bin_events", "cache_root", "data_root", "fetch", "load_dataset",
-           "parse_label", "plot_sample"]
+           "parse_label", "plot_sample", "sigma_delta_spikes"]

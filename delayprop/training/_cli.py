@@ -5,7 +5,6 @@ import argparse
 import json
 import logging
 import shlex
-import sys
 
 from delayprop.errors import ConfigError
 
@@ -32,6 +31,8 @@ _OPTIONS = [
     ("--precision", str, "float or double"),
     ("--backend", str, "cpu or cuda"),
     ("--sparsity", float, "fraction of input->hidden synapses absent (e.g. 0.875)"),
+    ("--encode", str, "sigma_delta: turn graded RawHD values into spikes (for hardware "
+                      "that carries only binary events)"),
 ]
 
 
@@ -41,13 +42,8 @@ def register(subparsers) -> None:
         description="Train 'input -> hidden LIF -> leaky-integrator readout' with EventProp; "
                     "writes metrics.csv, learning_curve.png, checkpoint.npz, "
                     "graph_initial/final.npz and summary.json into --out.")
-    p.add_argument("--config", help="TOML file with ExperimentConfig settings; options given "
-                                    "on the command line override it")
-    for flag, kind, text in _OPTIONS:
-        p.add_argument(flag, type=kind, help=text)
+    _add_config_options(p)
     p.add_argument("--no-delay-learning", action="store_true", help="keep delays fixed")
-    p.add_argument("--no-schedule", action="store_true",
-                   help="constant learning rates instead of OneCycle / cosine annealing")
     p.add_argument("--rewire", choices=["deepr", "rigl"],
                    help="rewire the input->hidden connection between epochs (needs "
                         "--sparsity)")
@@ -65,6 +61,45 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint")
     p.set_defaults(handler=_train)
+    _register_ablation(subparsers)
+
+
+def _add_config_options(p) -> None:
+    p.add_argument("--config", help="TOML file with ExperimentConfig settings; options given "
+                                    "on the command line override it")
+    for flag, kind, text in _OPTIONS:
+        p.add_argument(flag, type=kind, help=text)
+    p.add_argument("--no-schedule", action="store_true",
+                   help="constant learning rates instead of OneCycle / cosine annealing")
+
+
+def _register_ablation(subparsers) -> None:
+    from delayprop.training.ablation import KEEP_FRACTIONS, MODELS
+    p = subparsers.add_parser(
+        "ablation", help="the paper's Figure 3 sweep: structure x delays vs sparsity",
+        description="Train four models (structure fixed/learned x delays fixed/learned) at "
+                    "each sparsity for several seeds; resumable. Writes ablation.csv, "
+                    "ablation_runs.csv and ablation.png into --out.")
+    _add_config_options(p)
+    p.add_argument("--seeds", type=int, default=3, help="seeds per model and sparsity")
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--keep", nargs="+", type=float, default=list(KEEP_FRACTIONS),
+                   help="fractions of input->hidden synapses present")
+    p.add_argument("--out", required=True, help="sweep directory (e.g. results/ablation)")
+    p.set_defaults(handler=_ablation, no_delay_learning=False, rewire=None,
+                   regrow_delay=None, fan_in=None, rewire_every=None, l1=None, dale=None,
+                   hardware=None)
+
+
+def _ablation(args) -> int:
+    from delayprop.training.ablation import run_ablation
+    cfg = config_from_args(args)
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
+    path = run_ablation(cfg, args.out, models=args.models, keeps=args.keep,
+                        seeds=range(args.seeds), quiet=args.quiet)
+    print(path.read_text())
+    return 0
 
 
 def config_from_args(args):
@@ -98,7 +133,7 @@ def _train(args) -> int:
     cfg = config_from_args(args)
     if cfg.rewiring and cfg.sparsity == 0 and not cfg.hardware:
         raise ConfigError("--rewire needs a sparse connection: give --sparsity (e.g. 0.875)")
-    command = "delayprop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "delayprop " + " ".join(shlex.quote(a) for a in args.argv)
     summary = run_experiment(cfg, args.out, resume=args.resume, quiet=args.quiet,
                              command=command)
     print(json.dumps(summary, indent=1))

@@ -67,6 +67,7 @@ class ExperimentConfig:
     backend: str = "cpu"
     rewiring: dict = field(default_factory=dict)   # see delayprop.training.rewiring
     hardware: str | None = None          # export profile whose limits training obeys
+    encode: str | None = None            # 'sigma_delta': RawHD values -> spikes
 
     def __post_init__(self):
         if self.data not in DATASETS:
@@ -80,6 +81,10 @@ class ExperimentConfig:
             raise ConfigError(f"sparsity must lie in [0, 1), got {self.sparsity}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
+        if self.encode not in (None, "sigma_delta"):
+            raise ConfigError(f"encode must be 'sigma_delta' or unset, got {self.encode!r}")
+        if self.encode and self.data != "rawhd":
+            raise ConfigError("encode applies to graded data (rawhd) only")
 
     @classmethod
     def from_toml(cls, path) -> "ExperimentConfig":
@@ -111,6 +116,19 @@ def _load_data(cfg: ExperimentConfig):
     test = load_dataset(cfg.data, "test", path=cfg.data_path)
     steps = train.num_steps if cfg.data == "rawhd" else 1000
     return train, test, steps
+
+
+def _check_hardware(cfg: ExperimentConfig, graded: bool) -> None:
+    """The run must produce a network the hardware profile can hold."""
+    from delayprop.export import get_profile
+    profile = get_profile(cfg.hardware)
+    top = profile.max_delay_steps()
+    if top is not None and cfg.max_delay - 1 > top:
+        raise ConfigError(f"hardware '{profile.name}' holds delays up to {top} steps "
+                          f"({profile.max_delay_ticks} ticks); use --max-delay {top + 1}")
+    if graded and not profile.graded_events:
+        raise ConfigError(f"hardware '{profile.name}' carries only binary spikes; encode the "
+                          f"graded input with --encode sigma_delta")
 
 
 def build_network(cfg: ExperimentConfig, num_inputs: int, num_classes: int, graded: bool):
@@ -176,7 +194,13 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     x_train, y_train = train.x, train.y
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
-    graded = cfg.data == "rawhd"
+    x_test = test.x
+    graded = cfg.data == "rawhd" and not cfg.encode
+    if cfg.encode == "sigma_delta":
+        from delayprop.data import sigma_delta_spikes
+        x_train, x_test = sigma_delta_spikes(x_train), sigma_delta_spikes(x_test)
+    if cfg.hardware:
+        _check_hardware(cfg, graded)
     net_desc, inp, hid, out, ih = build_network(cfg, train.num_channels, train.num_classes,
                                                  graded)
     batches = -(-len(y_train) // cfg.batch_size)
@@ -193,10 +217,10 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     t0 = time.perf_counter()
     if remaining > 0:
         net.train({inp: x_train}, {out: y_train}, remaining,
-                  validation_x={inp: test.x}, validation_y={out: test.y},
+                  validation_x={inp: x_test}, validation_y={out: test.y},
                   callbacks=[ProgressBar(disable=True if quiet else None),
                              CSVLogger(out_dir / "metrics.csv"), Checkpoint(out_dir)])
-    final = net.evaluate({inp: test.x}, {out: test.y})
+    final = net.evaluate({inp: x_test}, {out: test.y})
     save_graph(out_dir / "graph_final.npz", net.to_graph())
     plot_learning_curve(net.history, out_dir / "learning_curve.png",
                         title=f"{cfg.data}: {out_dir.name}")
