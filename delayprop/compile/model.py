@@ -201,7 +201,7 @@ class Model:
     def dump_source(self, path) -> Path:
         """Write the generated source to ``path`` (a file, or a directory to put it in)."""
         path = Path(path)
-        if path.is_dir() or str(path).endswith("/"):
+        if path.is_dir() or not path.suffix:          # a folder (existing or to create)
             path.mkdir(parents=True, exist_ok=True)
             path = path / source_name(self.backend)
         path.write_text(self.generate_source())

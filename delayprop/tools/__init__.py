@@ -1,0 +1,1 @@
+"""Project tools behind the CLI: the demo, benchmarks runner and code dumps."""

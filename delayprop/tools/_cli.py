@@ -1,0 +1,86 @@
+"""``delayprop demo | bench | build``."""
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+from delayprop.errors import ConfigError
+
+BENCHMARKS = {"forward": "bench_forward.py", "train": "bench_train.py",
+              "sparsity": "bench_sparsity.py", "data": "bench_data.py"}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("demo", help="simulate a small delayed network, save a raster",
+                              description="Build, compile and run a 30 -> 50 -> 10 network "
+                                          "with dendritic delays; print a spike summary and "
+                                          "save results/demo_raster.png.")
+    p.add_argument("--out", default="results", help="folder for demo_raster.png")
+    p.add_argument("--batch", type=int, default=4)
+    p.set_defaults(handler=_demo)
+
+    p = subparsers.add_parser("bench", help="run benchmarks (benchmarks/ of the repository)",
+                              description="Run benchmarks from the repository's benchmarks/ "
+                                          "folder; each prints JSON lines.")
+    p.add_argument("names", nargs="*", default=["forward", "train"],
+                   help=f"which: {', '.join(BENCHMARKS)} (default: forward train)")
+    p.add_argument("--dir", help="benchmarks folder (default: ./benchmarks, then the one "
+                                 "next to the installed package)")
+    p.add_argument("--args", default="", help="extra arguments passed to each benchmark")
+    p.set_defaults(handler=_bench)
+
+    p = subparsers.add_parser("build", help="generate (and compile) the code of a run's "
+                                            "network; --dump writes the source")
+    p.add_argument("run", help="run directory with config.json (from delayprop train)")
+    p.add_argument("--dump", help="directory to write the generated source into")
+    p.set_defaults(handler=_build)
+
+
+def _demo(args) -> int:
+    from delayprop.tools.demo import run_demo
+    summary = run_demo(args.out, batch=args.batch)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _bench_dir(explicit) -> Path:
+    candidates = [Path(explicit)] if explicit else [
+        Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"]
+    for c in candidates:
+        if (c / "_common.py").exists():
+            return c
+    raise ConfigError(f"no benchmarks folder found (looked in {[str(c) for c in candidates]}); "
+                      f"run from the repository root or pass --dir")
+
+
+def _bench(args) -> int:
+    folder = _bench_dir(args.dir)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        raise ConfigError(f"unknown benchmarks {unknown}; choose from {list(BENCHMARKS)}")
+    sys.path.insert(0, str(folder))
+    for name in args.names:
+        module = runpy.run_path(str(folder / BENCHMARKS[name]))
+        module["main"](args.args.split())
+    return 0
+
+
+def _build(args) -> int:
+    from delayprop.training.experiment import ExperimentConfig, _compiler, build_network
+    config = Path(args.run) / "config.json"
+    if not config.exists():
+        raise ConfigError(f"{config} not found: give a run directory made by delayprop train")
+    cfg = ExperimentConfig(**json.loads(config.read_text())["config"])
+    graded = cfg.data == "rawhd" and not cfg.encode
+    inputs = {"rawhd": 40, "shd": 700, "ssc": 700}[cfg.data]
+    classes = {"rawhd": 20, "shd": 20, "ssc": 35}[cfg.data]
+    net, inp, hid, out, ih = build_network(cfg, inputs, classes, graded)
+    steps = 80 if cfg.data == "rawhd" else 1000
+    compiled = _compiler(cfg, out, ih, steps, 1).compile(net, name=f"run_{cfg.data}")
+    if args.dump:
+        path = compiled.model.dump_source(Path(args.dump))
+        print(f"generated source written to {path}")
+    compiled.close()
+    return 0
