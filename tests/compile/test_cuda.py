@@ -155,11 +155,16 @@ def _check_exports(library: Path, spec) -> None:
 def test_oracle_network_compiles_with_nvcc(oracle):
     m, _ = oracle_model(oracle, "cuda", load=False)
     source = m.generate_source()
-    # one kernel per group and population, the ring adds of SPARSE groups atomic, those of
-    # the DENSE group plain (one thread owns each column)
-    for kernel in ("dp_syn_input_hidden", "dp_syn_hidden_output", "dp_syn_hidden_hidden",
-                   "dp_neu_input", "dp_neu_hidden", "dp_neu_output"):
-        assert f"__global__ void __launch_bounds__(DP_BLOCK) {kernel}(" in source
+    # one kernel per phase calling every group's (population's) code on its own blocks;
+    # the ring adds of SPARSE groups atomic, those of the DENSE group plain (one thread
+    # owns each column)
+    for phase, members in (("dp_synapse_phase", ("dp_syn_input_hidden", "dp_syn_hidden_output",
+                                                 "dp_syn_hidden_hidden")),
+                           ("dp_neuron_phase", ("dp_neu_input", "dp_neu_hidden",
+                                                "dp_neu_output"))):
+        assert f"__global__ void __launch_bounds__(DP_BLOCK) {phase}(" in source
+        for fn in members:
+            assert f"static __device__ __forceinline__ void {fn}(" in source
     assert "atomicAdd(&(input_hidden_den[" in source
     assert "hidden_output_den[dp_ring_offset(dp_slotOff, dp_d) + id_post] +=" in source
     _check_exports(m._library, m.spec())
@@ -183,9 +188,12 @@ def test_training_network_compiles_with_nvcc(monkeypatch):
         comp.compile(net, "cuda_compile")
     m = built["model"]
     source = m.generate_source()
-    for kernel in ("dp_bsyn_ih", "dp_bsyn_ho", "dp_jump_hidden", "dp_bneu_hidden",
-                   "dp_bneu_output", "dp_finish_trial"):
-        assert f"{kernel}(" in source, kernel
+    for fn in ("dp_bsyn_ih", "dp_bsyn_ho", "dp_jump_hidden", "dp_bneu_hidden",
+               "dp_bneu_output"):
+        assert f"static __device__ __forceinline__ void {fn}(" in source, fn
+    for kernel in ("dp_backward_synapse_phase", "dp_jump_phase", "dp_backward_neuron_phase",
+                   "dp_finish_trial"):
+        assert f"__global__ void __launch_bounds__(DP_BLOCK) {kernel}(" in source, kernel
     _check_exports(m._library, m.spec())
 
 

@@ -1,35 +1,41 @@
-"""CUDA backend: one .cu file; one kernel per phase and object, the host loops over steps.
+"""CUDA backend: one .cu file; one kernel per phase, the host loops over steps.
 
 The model code is the CPU backend's (the same :class:`Lowerer` blocks); what differs is
-where the loops are. Batch instances are ``blockIdx.y`` of every launch; the host runs
-the steps, launching in one stream, so each launch sees everything the previous one wrote.
+where the loops are. Each group's (population's) code is a device function run on its own
+range of ``blockIdx.x`` of its phase's kernel; batch instances are ``blockIdx.y``. The
+launches go into one stream, so each phase sees everything the previous one wrote.
 
 Forward step k (``dp_run``, and ``dp_forward`` with the tape)::
 
-    dp_syn_<group>     one thread per post index of a row (GeNN's "post-span"): for every
-                       spike its source emitted in step k-1, the synapse at that column;
-                       ring adds are atomicAdd (SPARSE rows of different spikes can meet
-                       at one target) or plain adds (DENSE: the thread owns column id_post)
+    dp_synapse_phase   dp_syn_<group>: one thread per column of a row (GeNN's "post-span"):
+                       for every spike its source emitted in step k-1, the synapse at that
+                       column; ring adds are atomicAdd (SPARSE rows of different spikes can
+                       meet at one target) or plain adds (DENSE: the thread owns column
+                       id_post)
     dp_between         one thread per instance: spike counts of step k to 0; in training,
                        tapeStart[k] = tapeCount (the tape only grows in the neuron phase)
-    dp_neu_<pop>       one thread per neuron: neuron_body, then spike_body in the same
-                       thread (atomic append into the spike buffer and tape, atomicOr for
-                       the recording bits)
+    dp_neuron_phase    dp_neu_<pop>: one thread per neuron: neuron_body, then spike_body in
+                       the same thread (atomic append into the spike buffer and tape,
+                       atomicOr for the recording bits)
 
-Training, after the T forward steps: ``dp_finish`` (tapeStart[T], the loss block, count of
-overflowed tapes, one thread per instance). Backward step n = T-1 ... 0 (``dp_backward``;
-instances with an overflowed tape return at once)::
+Training, after the T forward steps: ``dp_finish_trial`` (tapeStart[T], the loss block,
+count of overflowed tapes; one thread per instance). Backward step n = T-1 ... 0
+(``dp_backward``; instances with an overflowed tape return at once)::
 
-    dp_bsyn_<group>    one thread per post index, looping over the source's tape events of
-                       step n: backward_synapse_body; REDUCE_BATCH_SUM vars are atomicAdd-ed
-                       into the single gradient buffer (dp_max_threads() is 1), addToPre is
-                       summed over a warp, then atomicAdd-ed into RevISyn[id_pre]
-    dp_jump_<pop>      one thread per tape spike of step n: jump_body
-    dp_bneu_<pop>      one thread per neuron: backward_neuron_body
+    dp_backward_synapse_phase  dp_bsyn_<group>: one thread per column, looping over the
+                       source's tape events of step n: backward_synapse_body;
+                       REDUCE_BATCH_SUM vars are atomicAdd-ed into the one gradient buffer
+                       (dp_max_threads() is 1), addToPre is summed over a warp, then
+                       atomicAdd-ed into RevISyn[id_pre]
+    dp_jump_phase      dp_jump_<pop>: one thread per tape spike of step n: jump_body
+    dp_backward_neuron_phase  dp_bneu_<pop>: one thread per neuron: backward_neuron_body
 
 ``state`` (every entry point's argument) is a host array of device pointers in layout
-order; it is copied into a ``DPState`` passed to the kernels by value. The host reads the
-``dp_rt`` slots it needs (time, sparse row capacities) from the device once per call.
+order; it is copied into ``__constant__ DPState dp_state`` at each call, so kernel
+arguments never hold addresses. Whole passes (a forward or backward pass of training, a
+run from time 0) are captured once as CUDA graphs and replayed while their shape (number
+of instances, steps, sparse row capacities) stays the same. The host reads the ``dp_rt``
+slots it needs (time, sparse row capacities) from the device once per call.
 """
 from __future__ import annotations
 
@@ -71,6 +77,10 @@ class _ColumnOps(CudaOps):
 
 # ---------------------------------------------------------------------- device code
 _DEVICE_HELPERS = """
+// The state (one pointer per array) lives in constant memory, set at each entry point, so
+// that kernel arguments, and the CUDA graphs of whole passes, never depend on addresses.
+__constant__ DPState dp_state;
+
 // Ring position of addToPostDelay on the GPU: the CPU backend looks the row offset up in
 // a per-step table (Lowerer.delay_prologue); here each thread computes it (a compare and
 // a subtract), which needs neither shared memory nor a barrier. Delays >= D go to the
@@ -91,11 +101,16 @@ template <typename T> static __device__ inline T dp_warp_sum(T v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
     return v;
 }
+
+// One kernel per phase runs every group (or population) of the phase: member i takes the
+// blocks [end[i-1], end[i]) of blockIdx.x (sparse row capacities size them at run time).
+template <int N> struct DPEnds { uint32_t end[N]; };
 """
 
 _HOST_HELPERS = """
 static char dp_error_text[1024] = "";
 static int32_t dp_error_code = 0;
+static cudaStream_t dp_stream = nullptr;
 
 // Describes a failure for dp_cuda_last_error; with latch, it is also kept (the first one)
 // until dp_cuda_status() is read: runtime.py raises it after each entry point. Copies and
@@ -110,22 +125,50 @@ static bool dp_ok(cudaError_t e, const char* where, bool latch = true) {
     return false;
 }
 
-// Waits for the launches of an entry point; records any launch or kernel failure.
+static inline unsigned int dp_blocks(int64_t n) { return (unsigned int)((n + DP_BLOCK - 1) / DP_BLOCK); }
+
+// Start of an entry point: the runtime's copies (default stream) have landed, the state
+// is in constant memory, and rt holds the dp_rt slots (row capacities size the grids).
+static bool dp_begin(void* state, int64_t* rt) {
+    if (!dp_ok(cudaDeviceSynchronize(), "before launching")) return false;
+    if (!dp_stream && !dp_ok(cudaStreamCreateWithFlags(&dp_stream, cudaStreamNonBlocking),
+                             "creating a stream")) return false;
+    if (!dp_ok(cudaMemcpyToSymbolAsync(dp_state, state, sizeof(DPState), 0,
+                                       cudaMemcpyHostToDevice, dp_stream), "setting the state"))
+        return false;
+    return dp_ok(cudaMemcpyAsync(rt, ((const DPState*)state)->dp_rt, sizeof(int64_t) * DP_RT_COUNT,
+                                 cudaMemcpyDeviceToHost, dp_stream), "reading dp_rt")
+        && dp_ok(cudaStreamSynchronize(dp_stream), "reading dp_rt");
+}
+
+// End of an entry point: waits for its launches; records any launch or kernel failure.
 static void dp_finish_call(const char* where) {
     if (dp_ok(cudaGetLastError(), where)) dp_ok(cudaDeviceSynchronize(), where);
 }
 
-static inline unsigned int dp_blocks(int64_t n) { return (unsigned int)((n + DP_BLOCK - 1) / DP_BLOCK); }
-
-// The dp_rt slots, read once per call (sparse row capacities size the synapse grids).
-static bool dp_read_rt(const DPState& dp, int64_t* rt) {
-    return dp_ok(cudaMemcpy(rt, dp.dp_rt, sizeof(int64_t) * DP_RT_COUNT,
-                            cudaMemcpyDeviceToHost), "reading dp_rt");
+static void dp_write_rt(void* state, int field, int64_t value) {
+    dp_ok(cudaMemcpy(((const DPState*)state)->dp_rt + field, &value, sizeof value,
+                     cudaMemcpyHostToDevice), "writing dp_rt");
 }
 
-static void dp_write_rt(const DPState& dp, int field, int64_t value) {
-    dp_ok(cudaMemcpy(dp.dp_rt + field, &value, sizeof value, cudaMemcpyHostToDevice),
-          "writing dp_rt");
+// A whole pass as one CUDA graph, captured again only when what shapes its launches
+// (the key: instances, steps, sparse row capacities) changes.
+struct DPGraph { cudaGraphExec_t exec; int64_t key[DP_KEY_SIZE]; };
+template <typename F> static void dp_graph(DPGraph& g, const int64_t* key, F&& launches) {
+    if (!g.exec || memcmp(g.key, key, sizeof g.key) != 0) {
+        if (g.exec) cudaGraphExecDestroy(g.exec);
+        g.exec = nullptr;
+        cudaGraph_t graph = nullptr;
+        if (!dp_ok(cudaStreamBeginCapture(dp_stream, cudaStreamCaptureModeThreadLocal),
+                   "capturing a graph")) return;
+        launches();
+        bool ok = dp_ok(cudaStreamEndCapture(dp_stream, &graph), "capturing a graph");
+        ok = ok && dp_ok(cudaGraphInstantiate(&g.exec, graph, 0), "instantiating a graph");
+        if (graph) cudaGraphDestroy(graph);
+        if (!ok) { g.exec = nullptr; return; }
+        memcpy(g.key, key, sizeof g.key);
+    }
+    dp_ok(cudaGraphLaunch(g.exec, dp_stream), "launching a graph");
 }
 
 extern "C" {
@@ -152,8 +195,35 @@ DP_EXPORT int32_t dp_cuda_status(void) {
 
 
 def _kernel(name: str, args: str, body: str) -> str:
-    return f"__global__ void __launch_bounds__(DP_BLOCK) {name}({args}) {{\n" \
-        + _indent(body) + "}\n"
+    """A kernel reading the state as ``dp``, as the lowered code expects."""
+    return (f"__global__ void __launch_bounds__(DP_BLOCK) {name}({args}) {{\n"
+            f"    const DPState& dp = dp_state;\n" + _indent(body) + "}\n")
+
+
+def _member(name: str, step: str, body: str) -> str:
+    """The code of one group or population in a phase, on blocks ``dp_block`` of x."""
+    return (f"static __device__ __forceinline__ void {name}(const int64_t {step}, "
+            f"const uint32_t dp_block) {{\n    const DPState& dp = dp_state;\n"
+            + _indent(body) + "}\n")
+
+
+def _phase(kernel: str, step: str, members: list[tuple[str, str]]) -> tuple[str, str]:
+    """``(kernel, host launch)`` of a phase; ``members`` are ``(device function, number of
+    blocks as a host expression)``, each run on its own range of ``blockIdx.x``."""
+    if not members:
+        return "", ""
+    n = len(members)
+    calls, host = ["const uint32_t dp_x = blockIdx.x;"], []
+    for i, (fn, blocks) in enumerate(members):
+        offset = f" - dp_ends.end[{i - 1}]" if i else ""
+        calls.append(f"if (dp_x < dp_ends.end[{i}]) {{ {fn}({step}, dp_x{offset}); return; }}")
+        host.append(f"x += dp_blocks({blocks}); e.end[{i}] = x;")
+    code = _kernel(kernel, f"const int64_t {step}, const DPEnds<{n}> dp_ends",
+                   "\n".join(calls) + "\n")
+    launch = (f"{{   // {kernel}\n    DPEnds<{n}> e;\n    uint32_t x = 0;\n"
+              + _indent("\n".join(host)) + "\n"
+              f"    if (x) {kernel}<<<dim3(x, nb), DP_BLOCK, 0, dp_stream>>>({step}, e);\n}}\n")
+    return code, launch
 
 
 def _time_lines(low: Lowerer, step: str) -> list[str]:
@@ -197,15 +267,22 @@ def _column(low: Lowerer, sg) -> tuple[str, str, str]:
     return f"dp_j >= {n_post}u", bind, "true"
 
 
-def _synapse_kernel(low: Lowerer, sg) -> str:
-    """Forward synapse kernel of one group for step ``k`` (spikes of step k-1)."""
+def _span(low: Lowerer, sg) -> str:
+    """Host expression: threads per instance of a group's synapse code (one per column)."""
+    if sg.matrix_type is SynapseMatrixType.SPARSE:
+        return f"rt[DP_RT_max_row_length_{sg.name}]"
+    return str(low.spec.population(sg.target).size)
+
+
+def _synapse_member(low: Lowerer, sg) -> tuple[str, str]:
+    """Forward code of one group in step ``k`` (spikes of step k-1), and its blocks."""
     spec = low.spec
     src, tgt = spec.population(sg.source), spec.population(sg.target)
     dense = sg.matrix_type is SynapseMatrixType.DENSE
     wl = Lowerer(spec, _ColumnOps()) if dense else low
     D = sg.max_dendritic_delay_timesteps
     lines = ["const int b = blockIdx.y;",
-             "const uint32_t dp_j = blockIdx.x * blockDim.x + threadIdx.x;"]
+             "const uint32_t dp_j = dp_block * blockDim.x + threadIdx.x;"]
     lines += _time_lines(low, "k") + low.group_pointers(sg)
     outside, bind, guard = _column(low, sg)
     lines.append(f"if ({outside}) return;")
@@ -219,32 +296,29 @@ def _synapse_kernel(low: Lowerer, sg) -> str:
             f"    if (!({guard})) continue;\n"
             + _indent(bind + wl.synapse_body(sg)) + "}\n")
     return (f"// synapse group '{sg.name}' ({sg.wu_model.name}), {sg.matrix_type.value}\n"
-            + _kernel(f"dp_syn_{sg.name}", "const DPState dp, const int64_t k",
-                      "\n".join(lines) + "\n" + loop))
+            + _member(f"dp_syn_{sg.name}", "k", "\n".join(lines) + "\n" + loop)), _span(low, sg)
 
 
-def _neuron_kernel(low: Lowerer, pop) -> str:
-    """Forward neuron kernel of one population for step ``k``: update, then emit."""
+def _neuron_member(low: Lowerer, pop) -> tuple[str, str]:
+    """Forward code of one population in step ``k``: update, then emit; and its blocks."""
     lines = ["const int b = blockIdx.y;",
-             "const uint32_t id = blockIdx.x * blockDim.x + threadIdx.x;",
+             "const uint32_t id = dp_block * blockDim.x + threadIdx.x;",
              f"if (id >= {pop.size}u) return;"]
     lines += _time_lines(low, "k") + common.neuron_phase_prologue(low, pop)
     lines.append(f"const uint32_t num_neurons = {pop.size};")
     body = low.neuron_body(pop) + (low.spike_body(pop) if pop.model.spikes else "")
     return (f"// population '{pop.name}' ({pop.model.name})\n"
-            + _kernel(f"dp_neu_{pop.name}", "const DPState dp, const int64_t k",
-                      "\n".join(lines) + "\n" + body))
+            + _member(f"dp_neu_{pop.name}", "k", "\n".join(lines) + "\n" + body)), str(pop.size)
 
 
 def _between_kernel(spec: NetworkSpec) -> str:
     """Between the synapse and the neuron phase of step ``k``: spike counts to 0 (the
-    synapse kernels have read them); in training, the tape marks of step k."""
+    synapse phase has read them); in training, the tape marks of step k."""
     lines = ["const int b = blockIdx.x * blockDim.x + threadIdx.x;", "if (b >= nb) return;"]
     lines += [f"dp.{p.name}_spkCnt[b] = 0;" for p in spec.populations if p.model.spikes]
     if spec.training is not None:
         lines.append("dp_tape_mark(dp, b, k);")
-    return _kernel("dp_between", "const DPState dp, const int64_t k, const int nb",
-                   "\n".join(lines) + "\n")
+    return _kernel("dp_between", "const int64_t k, const int nb", "\n".join(lines) + "\n")
 
 
 def _reset_kernel(spec: NetworkSpec, layout) -> tuple[str, int]:
@@ -262,35 +336,33 @@ def _reset_kernel(spec: NetworkSpec, layout) -> tuple[str, int]:
     head = ("const int b = blockIdx.y;\n"
             "const size_t dp_i0 = (size_t)blockIdx.x * blockDim.x + threadIdx.x;\n"
             "const size_t dp_stride = (size_t)gridDim.x * blockDim.x;\n")
-    return _kernel("dp_reset_instances", "const DPState dp", head + body), blocks
+    return _kernel("dp_reset_instances", "", head + body), blocks
 
 
-def _step_function(spec: NetworkSpec) -> str:
-    """Host code of one forward step of instances 0..nb-1 (launches only)."""
-    lines = []
-    for sg in spec.synapse_groups:
-        if sg.matrix_type is SynapseMatrixType.SPARSE:
-            span = f"rt[DP_RT_max_row_length_{sg.name}]"
-        else:
-            span = str(spec.population(sg.target).size)
-        lines.append(f"if (const unsigned int x = dp_blocks({span})) "
-                     f"dp_syn_{sg.name}<<<dim3(x, nb), DP_BLOCK>>>(dp, k);")
-    lines.append("dp_between<<<dp_blocks(nb), DP_BLOCK>>>(dp, k, nb);")
-    for pop in spec.populations:
-        if pop.size:
-            lines.append(f"dp_neu_{pop.name}<<<dim3({-(-pop.size // BLOCK)}, nb), DP_BLOCK>>>"
-                         f"(dp, k);")
-    return ("static void dp_step(const DPState& dp, const int64_t* rt, const int64_t k, "
-            "const int nb) {\n" + _indent("\n".join(lines)) + "\n}\n")
+def _forward_code(low: Lowerer) -> tuple[str, str]:
+    """``(device code, host dp_step)`` of one forward step of instances 0..nb-1."""
+    spec = low.spec
+    syn = [_synapse_member(low, sg) for sg in spec.synapse_groups]
+    neu = [_neuron_member(low, pop) for pop in spec.populations]
+    syn_kernel, syn_launch = _phase("dp_synapse_phase", "k", [
+        (f"dp_syn_{sg.name}", blocks) for sg, (_, blocks) in zip(spec.synapse_groups, syn)])
+    neu_kernel, neu_launch = _phase("dp_neuron_phase", "k", [
+        (f"dp_neu_{pop.name}", blocks) for pop, (_, blocks) in zip(spec.populations, neu)])
+    device = ("".join(code for code, _ in syn + neu) + syn_kernel + neu_kernel
+              + _between_kernel(spec))
+    host = ("static void dp_step(const int64_t* rt, const int64_t k, const int nb) {\n"
+            + _indent(syn_launch + "dp_between<<<dp_blocks(nb), DP_BLOCK, 0, dp_stream>>>"
+                      "(k, nb);\n" + neu_launch) + "}\n")
+    return device, host
 
 
 # ---------------------------------------------------------------------- training
-def _backward_synapse_kernel(low: Lowerer, sg) -> str:
-    """Backward synapse kernel of one group for backward step ``n``."""
+def _backward_synapse_member(low: Lowerer, sg) -> str:
+    """Backward code of one group in backward step ``n``."""
     spec = low.spec
     src, tgt = spec.population(sg.source), spec.population(sg.target)
     lines = ["const int b = blockIdx.y;", "if (dp_overflowed(dp, b)) return;",
-             "const uint32_t dp_j = blockIdx.x * blockDim.x + threadIdx.x;"]
+             "const uint32_t dp_j = dp_block * blockDim.x + threadIdx.x;"]
     lines += _time_lines(low, "n")
     lines += low.group_pointers(sg, thread="0") + low.tape_pointers(src)
     lines += [ln for ln in low.population_pointers(tgt, adjoint=True) if "_ring_" in ln]
@@ -314,43 +386,37 @@ def _backward_synapse_kernel(low: Lowerer, sg) -> str:
             + _indent(bind + low.backward_synapse_body(sg), 8) + "    }\n"
             + _indent(collect) + "}\n")
     return (f"// adjoint of synapse group '{sg.name}' ({sg.adjoint.name})\n"
-            + _kernel(f"dp_bsyn_{sg.name}", "const DPState dp, const int64_t n",
-                      "\n".join(lines) + "\n" + loop))
+            + _member(f"dp_bsyn_{sg.name}", "n", "\n".join(lines) + "\n" + loop))
 
 
-def _jump_kernel(low: Lowerer, pop) -> str:
-    """Adjoint jumps of one population's tape spikes of backward step ``n``."""
+def _jump_member(low: Lowerer, pop) -> str:
+    """Adjoint jumps of one population's tape spikes of backward step ``n`` (at most one
+    spike per neuron and step: as many threads as neurons)."""
     p = pop.name
     lines = ["const int b = blockIdx.y;", "if (dp_overflowed(dp, b)) return;"]
     lines += _time_lines(low, "n") + low.population_pointers(pop, adjoint=True)
     lines += [f"const uint32_t num_neurons = {pop.size};",
-              f"const uint32_t dp_e = {p}_tapeStart[n] + blockIdx.x * blockDim.x + threadIdx.x;",
+              f"const uint32_t dp_e = {p}_tapeStart[n] + dp_block * blockDim.x + threadIdx.x;",
               f"if (dp_e >= {p}_tapeStart[n + 1]) return;",
               f"const uint32_t id = {p}_tapeId[dp_e];"]
     return (f"// adjoint jumps of population '{p}' ({pop.adjoint.name})\n"
-            + _kernel(f"dp_jump_{p}", "const DPState dp, const int64_t n",
-                      "\n".join(lines) + "\n" + low.jump_body(pop)))
+            + _member(f"dp_jump_{p}", "n", "\n".join(lines) + "\n" + low.jump_body(pop)))
 
 
-def _backward_neuron_kernel(low: Lowerer, pop) -> str:
+def _backward_neuron_member(low: Lowerer, pop) -> str:
     """Adjoint dynamics of one population in backward step ``n``."""
     lines = ["const int b = blockIdx.y;", "if (dp_overflowed(dp, b)) return;",
-             "const uint32_t id = blockIdx.x * blockDim.x + threadIdx.x;",
+             "const uint32_t id = dp_block * blockDim.x + threadIdx.x;",
              f"if (id >= {pop.size}u) return;"]
     lines += _time_lines(low, "n") + low.population_pointers(pop, adjoint=True)
     lines.append(f"const uint32_t num_neurons = {pop.size};")
     return (f"// adjoint of population '{pop.name}' ({pop.adjoint.name})\n"
-            + _kernel(f"dp_bneu_{pop.name}", "const DPState dp, const int64_t n",
+            + _member(f"dp_bneu_{pop.name}", "n",
                       "\n".join(lines) + "\n" + low.backward_neuron_body(pop)))
 
 
-def _has_jump(spec: NetworkSpec, pop) -> bool:
-    return pop.name in taped_populations(spec) and bool(pop.adjoint.jump_code.strip())
-
-
-def _training_device_code(low: Lowerer) -> str:
-    """The CPU backend's per-instance helpers (tape marks, loss, overflow) on the device,
-    and the kernels of the end of a forward trial and of the backward pass."""
+def _training_helpers(low: Lowerer) -> str:
+    """The CPU backend's per-instance helpers (tape marks, loss, overflow) on the device."""
     spec = low.spec
     T = spec.training.num_steps
     taped = taped_populations(spec)
@@ -358,19 +424,6 @@ def _training_device_code(low: Lowerer) -> str:
                    for p in taped)
     overflow = " || ".join(f"dp.{p}_tapeCount[b] > (uint32_t)dp.dp_rt[DP_RT_tape_capacity_{p}]"
                            for p in taped) or "false"
-    kernels = [_backward_synapse_kernel(low, sg) for sg in spec.synapse_groups
-               if sg.adjoint is not None]
-    for pop in spec.populations:
-        if pop.adjoint is None:
-            continue
-        if _has_jump(spec, pop):
-            kernels.append(_jump_kernel(low, pop))
-        kernels.append(_backward_neuron_kernel(low, pop))
-    finish = ("const int b = blockIdx.x * blockDim.x + threadIdx.x;\n"
-              "if (b >= nb) return;\n"
-              f"dp_tape_mark(dp, b, {T});\n"
-              "dp_loss(dp, b);\n"
-              "if (dp_overflowed(dp, b)) atomicAdd(&dp_overflow_count, 1ull);\n")
     return f"""
 static __device__ inline void dp_tape_mark(const DPState& dp, const int b, const int64_t k) {{
 {mark}}}
@@ -384,52 +437,64 @@ static __device__ inline bool dp_overflowed(const DPState& dp, const int b) {{
 
 // instances of the last dp_forward whose tape overflowed
 __device__ unsigned long long dp_overflow_count;
-
-// End of a forward trial: the last tape mark, the loss block, overflow count.
-{_kernel("dp_finish_trial", "const DPState dp, const int nb", finish)}
-{"".join(kernels)}"""
+"""
 
 
-def _training_host_code(low: Lowerer) -> str:
+def _backward_code(low: Lowerer) -> tuple[str, str]:
+    """``(device code, host dp_backward_step)``; the device code starts with the kernel
+    ending a forward trial (last tape mark, loss, overflow count)."""
     spec = low.spec
+    groups = [sg for sg in spec.synapse_groups if sg.adjoint is not None]
+    adjoint = [p for p in spec.populations if p.adjoint is not None]
+    jumps = [p for p in adjoint if _has_jump(spec, p)]
+    code = [_backward_synapse_member(low, sg) for sg in groups]
+    code += [_jump_member(low, p) for p in jumps] + [_backward_neuron_member(low, p)
+                                                      for p in adjoint]
+    phases = [_phase("dp_backward_synapse_phase", "n",
+                     [(f"dp_bsyn_{sg.name}", _span(low, sg)) for sg in groups]),
+              _phase("dp_jump_phase", "n", [(f"dp_jump_{p.name}", str(p.size)) for p in jumps]),
+              _phase("dp_backward_neuron_phase", "n",
+                     [(f"dp_bneu_{p.name}", str(p.size)) for p in adjoint])]
+    finish = _kernel("dp_finish_trial", "const int nb",
+                     "const int b = blockIdx.x * blockDim.x + threadIdx.x;\n"
+                     "if (b >= nb) return;\n"
+                     f"dp_tape_mark(dp, b, {spec.training.num_steps});\n"
+                     "dp_loss(dp, b);\n"
+                     "if (dp_overflowed(dp, b)) atomicAdd(&dp_overflow_count, 1ull);\n")
+    device = ("// End of a forward trial: the last tape mark, the loss block, overflow count.\n"
+              + finish + "".join(code) + "".join(kernel for kernel, _ in phases))
+    host = ("static void dp_backward_step(const int64_t* rt, const int64_t n, const int nb) {\n"
+            + _indent("".join(launch for _, launch in phases)) + "}\n")
+    return device, host
+
+
+def _has_jump(spec: NetworkSpec, pop) -> bool:
+    return pop.name in taped_populations(spec) and bool(pop.adjoint.jump_code.strip())
+
+
+def _training_entry_points(spec: NetworkSpec) -> str:
     T = spec.training.num_steps
-    steps = []
-    for sg in spec.synapse_groups:
-        if sg.adjoint is None:
-            continue
-        span = (f"rt[DP_RT_max_row_length_{sg.name}]"
-                if sg.matrix_type is SynapseMatrixType.SPARSE
-                else str(spec.population(sg.target).size))
-        steps.append(f"if (const unsigned int x = dp_blocks({span})) "
-                     f"dp_bsyn_{sg.name}<<<dim3(x, nb), DP_BLOCK>>>(dp, n);")
-    for pop in spec.populations:
-        if pop.adjoint is None or not pop.size:
-            continue
-        grid = f"dim3({-(-pop.size // BLOCK)}, nb)"
-        if _has_jump(spec, pop):      # at most one spike per neuron and step
-            steps.append(f"dp_jump_{pop.name}<<<{grid}, DP_BLOCK>>>(dp, n);")
-        steps.append(f"dp_bneu_{pop.name}<<<{grid}, DP_BLOCK>>>(dp, n);")
     return f"""
-static void dp_backward_step(const DPState& dp, const int64_t* rt, const int64_t n, const int nb) {{
-{_indent(chr(10).join(steps))}
-}}
+static DPGraph dp_forward_graph, dp_backward_graph;
 
 extern "C" {{
 // Forward pass (with tape) and loss of whole trials of instances 0..num_instances-1;
 // returns how many instances' tapes overflowed (their backward pass must not run: Python
 // grows the tape and repeats), or -1 after a CUDA failure (see dp_cuda_status).
 DP_EXPORT int64_t dp_forward(void* state, int32_t num_instances) {{
-    const DPState dp = *(const DPState*)state;
     const int nb = num_instances;
-    int64_t rt[DP_RT_COUNT];
-    if (nb <= 0 || !dp_read_rt(dp, rt)) return 0;
-    dp_reset_instances<<<dim3(DP_RESET_BLOCKS, nb), DP_BLOCK>>>(dp);
-    for (int64_t k = 0; k < {T}; k++) dp_step(dp, rt, k, nb);
-    const unsigned long long zero = 0;
-    unsigned long long overflowed = 0;
-    dp_ok(cudaMemcpyToSymbol(dp_overflow_count, &zero, sizeof zero), "dp_forward");
-    dp_finish_trial<<<dp_blocks(nb), DP_BLOCK>>>(dp, nb);
+    int64_t rt[DP_RT_COUNT], key[DP_KEY_SIZE];
+    if (nb <= 0 || !dp_begin(state, rt)) return 0;
+    void* overflow_count = nullptr;
+    dp_ok(cudaGetSymbolAddress(&overflow_count, dp_overflow_count), "dp_forward");
+    dp_ok(cudaMemsetAsync(overflow_count, 0, sizeof(unsigned long long), dp_stream), "dp_forward");
+    dp_graph(dp_forward_graph, dp_key(key, rt, nb, 0), [&] {{
+        dp_reset_instances<<<dim3(DP_RESET_BLOCKS, nb), DP_BLOCK, 0, dp_stream>>>();
+        for (int64_t k = 0; k < {T}; k++) dp_step(rt, k, nb);
+        dp_finish_trial<<<dp_blocks(nb), DP_BLOCK, 0, dp_stream>>>(nb);
+    }});
     dp_finish_call("dp_forward");
+    unsigned long long overflowed = 0;
     if (!dp_ok(cudaMemcpyFromSymbol(&overflowed, dp_overflow_count, sizeof overflowed),
                "dp_forward")) return -1;
     return (int64_t)overflowed;
@@ -438,11 +503,12 @@ DP_EXPORT int64_t dp_forward(void* state, int32_t num_instances) {{
 // Backward pass of the trials of the last dp_forward, accumulating gradients into the
 // one gradient buffer (REDUCE_BATCH_SUM variables, zeroed by the caller).
 DP_EXPORT void dp_backward(void* state, int32_t num_instances) {{
-    const DPState dp = *(const DPState*)state;
     const int nb = num_instances;
-    int64_t rt[DP_RT_COUNT];
-    if (nb <= 0 || !dp_read_rt(dp, rt)) return;
-    for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(dp, rt, n, nb);
+    int64_t rt[DP_RT_COUNT], key[DP_KEY_SIZE];
+    if (nb <= 0 || !dp_begin(state, rt)) return;
+    dp_graph(dp_backward_graph, dp_key(key, rt, nb, 0), [&] {{
+        for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(rt, n, nb);
+    }});
     dp_finish_call("dp_backward");
 }}
 }}
@@ -450,9 +516,22 @@ DP_EXPORT void dp_backward(void* state, int32_t num_instances) {{
 
 
 # ---------------------------------------------------------------------- the file
+def _key_function(spec: NetworkSpec) -> str:
+    """``dp_key``: what shapes a pass's launches, the key of its cached graph."""
+    rows = [f"    key[{2 + i}] = rt[DP_RT_max_row_length_{sg.name}];\n"
+            for i, sg in enumerate(g for g in spec.synapse_groups
+                                   if g.matrix_type is SynapseMatrixType.SPARSE)]
+    return ("static const int64_t* dp_key(int64_t* key, const int64_t* rt, int64_t a, "
+            "int64_t b) {\n    key[0] = a;\n    key[1] = b;\n" + "".join(rows)
+            + "    return key;\n}\n")
+
+
 def _entry_points(spec: NetworkSpec, layout, reset_blocks: int) -> str:
     """The CPU library's entry points (see cpu.py), as host code launching kernels."""
+    B = spec.batch_size
     return f"""
+static DPGraph dp_run_graph;
+
 extern "C" {{
 DP_EXPORT int64_t dp_num_arrays(void) {{ return {len(layout)}; }}
 DP_EXPORT const char* dp_digest(void) {{ return "{spec.digest()}"; }}
@@ -460,22 +539,25 @@ DP_EXPORT const char* dp_digest(void) {{ return "{spec.digest()}"; }}
 DP_EXPORT int32_t dp_max_threads(void) {{ return 1; }}
 DP_EXPORT int64_t dp_state_size(void) {{ return (int64_t)sizeof(DPState); }}
 DP_EXPORT void dp_reset(void* state) {{
-    const DPState dp = *(const DPState*)state;
-    dp_reset_instances<<<dim3({reset_blocks}, {spec.batch_size}), DP_BLOCK>>>(dp);
+    int64_t rt[DP_RT_COUNT];
+    if (!dp_begin(state, rt)) return;
+    dp_reset_instances<<<dim3({reset_blocks}, {B}), DP_BLOCK, 0, dp_stream>>>();
     dp_finish_call("dp_reset");
-    dp_write_rt(dp, DP_RT_timestep, 0);
-    dp_write_rt(dp, DP_RT_rec_start, 0);
+    dp_write_rt(state, DP_RT_timestep, 0);
+    dp_write_rt(state, DP_RT_rec_start, 0);
 }}
 // Steps every instance num_steps times from dp_rt[timestep]; returns 0, or -1 after a
-// CUDA failure (see dp_cuda_status).
+// CUDA failure (see dp_cuda_status). A run from time 0 (a trial) goes through a cached
+// CUDA graph; stepping on from later times launches the kernels one by one.
 DP_EXPORT int64_t dp_run(void* state, int64_t num_steps) {{
-    const DPState dp = *(const DPState*)state;
-    int64_t rt[DP_RT_COUNT];
-    if (!dp_read_rt(dp, rt)) return -1;
+    int64_t rt[DP_RT_COUNT], key[DP_KEY_SIZE];
+    if (!dp_begin(state, rt)) return -1;
     const int64_t k0 = rt[DP_RT_timestep];
-    for (int64_t k = k0; k < k0 + num_steps; k++) dp_step(dp, rt, k, {spec.batch_size});
+    auto steps = [&] {{ for (int64_t k = k0; k < k0 + num_steps; k++) dp_step(rt, k, {B}); }};
+    if (k0 == 0 && num_steps > 1) dp_graph(dp_run_graph, dp_key(key, rt, {B}, num_steps), steps);
+    else steps();
     dp_finish_call("dp_run");
-    dp_write_rt(dp, DP_RT_timestep, k0 + num_steps);
+    dp_write_rt(state, DP_RT_timestep, k0 + num_steps);
     return dp_error_code ? -1 : 0;
 }}
 }}
@@ -487,31 +569,37 @@ def render_cuda(spec: NetworkSpec) -> tuple[str, list]:
     low = Lowerer(spec, CudaOps())
     struct, layout = common.state_struct(spec)
     reset, reset_blocks = _reset_kernel(spec, layout)
-    kernels = [_synapse_kernel(low, sg) for sg in spec.synapse_groups]
-    kernels += [_neuron_kernel(low, pop) for pop in spec.populations]
-    training_device = _training_device_code(low) if spec.training is not None else ""
-    training_host = _training_host_code(low) if spec.training is not None else ""
+    forward_device, forward_host = _forward_code(low)
+    training = spec.training is not None
+    helpers = _training_helpers(low) if training else ""
+    backward_device, backward_host = _backward_code(low) if training else ("", "")
+    n_sparse = sum(g.matrix_type is SynapseMatrixType.SPARSE for g in spec.synapse_groups)
     source = f"""{common.header(spec, "cuda")}
 #include <cuda_runtime.h>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #define DP_EXPORT __attribute__((visibility("default")))
 #define DP_BLOCK {BLOCK}
 #define DP_RESET_BLOCKS {reset_blocks}
+#define DP_KEY_SIZE {2 + n_sparse}
 
 typedef {spec.precision.value} scalar;
 {common.rt_enum(spec)}#define DP_RT_COUNT {len(rt_fields(spec))}
 {struct}
-{common.delay_helpers("static __device__")}{_DEVICE_HELPERS}
-{training_device}
+{common.delay_helpers("static __device__")}{_DEVICE_HELPERS}{helpers}
 // ---------------------------------------------------------------- trial start
 {reset}
-// ---------------------------------------------------------------- forward kernels
-{"".join(kernels)}
-{_between_kernel(spec)}
+// ---------------------------------------------------------------- forward step
+{forward_device}
+// ---------------------------------------------------------------- backward step
+{backward_device}
 // ---------------------------------------------------------------- host side
 {_HOST_HELPERS}
-{_step_function(spec)}{training_host}{_entry_points(spec, layout, reset_blocks)}"""
+{_key_function(spec)}
+{forward_host}
+{backward_host}
+{_training_entry_points(spec) if training else ""}{_entry_points(spec, layout, reset_blocks)}"""
     return common.finalize_lines(source, SOURCE_NAME), layout
