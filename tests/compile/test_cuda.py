@@ -16,8 +16,10 @@ Two kinds of check:
 from __future__ import annotations
 
 import ctypes
+import re
 import shutil
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,7 +29,7 @@ import pytest
 from delayprop.compile import Model, init_postsynaptic, init_weight_update
 from delayprop.compile.build import find_nvcc
 from delayprop.compile.layout import array_layout
-from delayprop.errors import DelaypropError, TapeOverflowError
+from delayprop.errors import CodeGenerationError, DelaypropError, TapeOverflowError
 from delayprop.genn_models import (LIF, ExpCurr, GradedInput, SpikeSourceArray,
                                    StaticPulseDendriticDelay, StaticPulseGradedDendriticDelay)
 from delayprop.training import (Adam, Connection, Dense, EventPropCompiler, Exponential,
@@ -371,14 +373,35 @@ def test_tape_overflow_on_cuda_names_the_population():
             c.gradients({inp: x}, {out: y})
 
 
-@needs_gpu
-def test_failed_kernel_launch_is_raised():
-    """gridDim.y (the batch) is limited to 65535 on CUDA: the reset kernel of load()
-    cannot launch, and the runtime says so instead of reading undefined arrays."""
-    m = Model("double", "cuda_too_wide", "cuda", batch_size=70000)
+def test_batch_beyond_the_grid_limit_is_refused():
+    """Batch instances are gridDim.y, at most 65535 (no nvcc needed: generation fails)."""
+    m = Model("double", "cuda_too_wide", "cuda", batch_size=65536)
     m.add_neuron_population("p", 1, LIF, {"tau_mem": 20.0, "v_thresh": 1.0, "v_reset": 0.0})
-    m.build()
-    # CUDA 13 on an H200 says "invalid argument (cudaErrorInvalidValue)"
-    with pytest.raises(DelaypropError, match=r"a CUDA kernel of model 'cuda_too_wide' "
-                                             r"failed: dp_reset: invalid \w+"):
-        m.load()
+    with pytest.raises(CodeGenerationError, match=r"model 'cuda_too_wide': batch_size 65536 "
+                                                  r"exceeds the CUDA backend's limit of 65535"):
+        m.generate_source()
+
+
+FAULT = """
+from delayprop.compile import Model
+from delayprop.genn_models import create_neuron_model
+fault = create_neuron_model("Fault", vars=[("V", "scalar")],
+                            extra_global_params=[("values", "scalar*")],
+                            sim_code="V = values[4000000000u];")   # 32 GB past a 1-byte array
+m = Model("double", "cuda_fault", "cuda")
+m.add_neuron_population("p", 1, fault)
+m.build()
+m.load()
+m.run(1)
+"""
+
+
+@needs_gpu
+def test_failed_kernel_is_raised():
+    """A kernel that faults: the runtime raises the CUDA error instead of returning
+    undefined arrays. In a child process, since the fault spoils the CUDA context."""
+    proc = subprocess.run([sys.executable, "-c", FAULT], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0
+    assert re.search(r"DelaypropError: a CUDA kernel of model 'cuda_fault' failed: dp_run: "
+                     r"an illegal memory access", proc.stderr), proc.stderr[-2000:]
