@@ -7,26 +7,22 @@ launches go into one stream, so each phase sees everything the previous one wrot
 
 Forward step k (``dp_run``, and ``dp_forward`` with the tape)::
 
-    dp_synapse_phase   dp_syn_<group>: one thread per column of a row (GeNN's "post-span"):
-                       for every spike its source emitted in step k-1, the synapse at that
-                       column; ring adds are atomicAdd (SPARSE rows of different spikes can
-                       meet at one target) or plain adds (DENSE: the thread owns column
-                       id_post)
+    dp_synapse_phase   dp_syn_<group>: one thread per column of a row (GeNN's "post-span")
+                       for every spike of step k-1; ring adds are atomicAdd (SPARSE rows
+                       can meet at one target) or plain (DENSE: a thread owns its column)
     dp_between         one thread per instance: spike counts of step k to 0; in training,
                        tapeStart[k] = tapeCount (the tape only grows in the neuron phase)
-    dp_neuron_phase    dp_neu_<pop>: one thread per neuron: neuron_body, then spike_body in
-                       the same thread (atomic append into the spike buffer and tape,
-                       atomicOr for the recording bits)
+    dp_neuron_phase    dp_neu_<pop>: one thread per neuron: neuron_body, then spike_body
+                       (atomic appends to spike buffer and tape, atomicOr for recording)
 
 Training, after the T forward steps: ``dp_finish_trial`` (tapeStart[T], the loss block,
 count of overflowed tapes; one thread per instance). Backward step n = T-1 ... 0
 (``dp_backward``; instances with an overflowed tape return at once)::
 
     dp_backward_synapse_phase  dp_bsyn_<group>: one thread per column, looping over the
-                       source's tape events of step n: backward_synapse_body;
-                       REDUCE_BATCH_SUM vars are atomicAdd-ed into the one gradient buffer
-                       (dp_max_threads() is 1), addToPre is summed over a warp, then
-                       atomicAdd-ed into RevISyn[id_pre]
+                       source's tape events of step n; REDUCE_BATCH_SUM vars atomicAdd-ed
+                       into the one gradient buffer (dp_max_threads() is 1), addToPre
+                       summed over a warp, then atomicAdd-ed into RevISyn[id_pre]
     dp_jump_phase      dp_jump_<pop>: one thread per tape spike of step n: jump_body
     dp_backward_neuron_phase  dp_bneu_<pop>: one thread per neuron: backward_neuron_body
 
@@ -45,9 +41,12 @@ from delayprop.compile.lower import Lowerer, _default_ref, _indent, taped_popula
 from delayprop.compile.spec import NetworkSpec, SynapseMatrixType
 from delayprop.errors import CodeGenerationError
 
-__all__ = ["CudaOps", "render_cuda", "SOURCE_NAME", "BLOCK"]
+__all__ = ["CudaOps", "render_cuda", "SOURCE_NAME", "BLOCK", "MAX_BATCH"]
 
 SOURCE_NAME = "delayprop_model.cu"
+
+#: Most batch instances a model can have (CUDA's limit on gridDim.y).
+MAX_BATCH = 65535
 
 #: Threads per block of every kernel (a multiple of the warp size: the backward synapse
 #: kernels reduce over whole warps).
@@ -566,6 +565,11 @@ DP_EXPORT int64_t dp_run(void* state, int64_t num_steps) {{
 
 def render_cuda(spec: NetworkSpec) -> tuple[str, list]:
     """Return the CUDA source of ``spec`` and its array layout."""
+    if spec.batch_size > MAX_BATCH:
+        raise CodeGenerationError(
+            f"model '{spec.name}': batch_size {spec.batch_size} exceeds the CUDA backend's "
+            f"limit of {MAX_BATCH} instances (they are gridDim.y of every launch); use a "
+            f"smaller batch or backend='cpu'")
     low = Lowerer(spec, CudaOps())
     struct, layout = common.state_struct(spec)
     reset, reset_blocks = _reset_kernel(spec, layout)
