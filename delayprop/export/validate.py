@@ -1,8 +1,10 @@
 """Validation by re-simulation: an exported network against the network it came from.
 
-Both graphs are simulated independently in Brian2
-(:func:`delayprop.reference.simulate_brian2`, GeNN's step order) on the same inputs; the
-report gives spike agreement per ``lif`` population and, on the readout population, the
+The original graph is simulated by delayprop's own engine (generated C++, double
+precision) and the exported one independently in Brian2
+(:func:`delayprop.reference.simulate_brian2`, GeNN's step order) on the same inputs — so an
+unquantised export that reproduces the original's spikes exactly proves the export and the
+engine at once (``engine='brian2'`` simulates both in Brian2). The report gives spike agreement per ``lif`` population and, on the readout population, the
 predicted classes (argmax over readout neurons of V summed over time, the paper's
 voltage-sum readout) and the accuracy of both when labels are given.
 """
@@ -73,7 +75,8 @@ class ValidationReport:
         return float(np.mean(self.predicted_original == self.predicted_exported))
 
     def summary(self) -> str:
-        lines = [f"re-simulation in Brian2: {self.batch_size} trial(s) x {self.num_steps} steps"]
+        lines = [f"original (delayprop or Brian2) vs export re-simulated in Brian2: "
+                 f"{self.batch_size} trial(s) x {self.num_steps} steps"]
         for p in self.populations.values():
             lines.append(f"  {p.name}: spikes {p.spikes_original} -> {p.spikes_exported}, "
                          f"{p.matched} identical, agreement {p.agreement:.4f}")
@@ -120,13 +123,17 @@ def _chunks(data: dict[str, Any], batch: int, size: int):
 
 
 def _simulate(graph: NetworkGraph, data: dict, batch: int, num_steps: int, readout, chunk,
-              desc: str) -> tuple[dict[str, list], NDArray | None]:
+              desc: str, engine: str = "brian2") -> tuple[dict[str, list], NDArray | None]:
     spikes: dict[str, list] = {}
     vsum = []
     record = (readout,) if readout else ()
     chunks = list(_chunks(data, batch, chunk)) if data else [{}]
     for part in tqdm(chunks, desc=desc, disable=not sys.stderr.isatty() or len(chunks) < 2):
-        res: Brian2Result = simulate_brian2(graph, part, num_steps, record_v=record)
+        if engine == "delayprop" and part:
+            from delayprop.compile.graph_model import simulate_graph
+            res = simulate_graph(graph, part, num_steps, record_v=record, precision="double")
+        else:
+            res = simulate_brian2(graph, part, num_steps, record_v=record)
         for name, trains in res.spikes.items():
             spikes.setdefault(name, []).extend(trains)
         if readout:
@@ -137,8 +144,9 @@ def _simulate(graph: NetworkGraph, data: dict, batch: int, num_steps: int, reado
 def validate_export(original_graph: NetworkGraph, exported_graph: NetworkGraph,
                     inputs: Mapping[str, Any], num_steps: int,
                     labels: NDArray | None = None, readout: str | None = "output", *,
-                    batch_chunk: int = 32) -> ValidationReport:
-    """Simulate both graphs in Brian2 on ``inputs`` and compare spikes and readout classes.
+                    batch_chunk: int = 32, engine: str = "delayprop") -> ValidationReport:
+    """Simulate the original (delayprop's engine) and the export (Brian2) on ``inputs`` and
+    compare spikes and readout classes.
 
     Parameters
     ----------
@@ -153,6 +161,8 @@ def validate_export(original_graph: NetworkGraph, exported_graph: NetworkGraph,
         Population whose V, summed over time, gives the class by argmax. None: no readout.
     batch_chunk : int
         Batch instances simulated together (bounds memory).
+    engine : {'delayprop', 'brian2'}
+        Simulator of the original graph (the export always runs in Brian2).
 
     Returns
     -------
@@ -167,13 +177,17 @@ def validate_export(original_graph: NetworkGraph, exported_graph: NetworkGraph,
     DataError
         Labels of the wrong length or out of range; malformed inputs.
     """
+    if engine not in ("delayprop", "brian2"):
+        raise ConfigError(f"engine must be 'delayprop' or 'brian2', got {engine!r}")
     _check_pair(original_graph, exported_graph, readout)
     batch, data = check_inputs(original_graph, inputs, num_steps)
     if labels is not None:
         labels = _check_labels(original_graph, labels, batch, readout)
     report = ValidationReport(int(num_steps), batch, readout=readout)
-    runs = [_simulate(g, data, batch, int(num_steps), readout, max(int(batch_chunk), 1), desc)
-            for g, desc in ((original_graph, "original"), (exported_graph, "exported"))]
+    runs = [_simulate(g, data, batch, int(num_steps), readout, max(int(batch_chunk), 1), desc,
+                      sim)
+            for g, desc, sim in ((original_graph, "original", engine),
+                                 (exported_graph, "exported", "brian2"))]
     (spk_a, v_a), (spk_b, v_b) = runs
     for name in spk_a:
         report.populations[name] = spike_agreement(name, spk_a[name], spk_b[name])
