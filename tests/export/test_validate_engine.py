@@ -10,7 +10,7 @@ from delayprop.export import validate_export
 
 @pytest.mark.parametrize("engine", ["delayprop", "brian2"])
 def test_identity_export_is_spike_identical(engine):
-    graph = tiny([1.2, 0.9, 1.5], [0, 1, 1], [0, 3, 5], pres=np.array([0, 1, 2]))
+    graph = tiny([9.0, 7.0, 8.5], [0, 1, 1], [0, 3, 5], pres=np.array([0, 1, 2]))
     inputs = {"in": [(np.array([1, 4, 9]), np.array([0, 1, 2])),
                      (np.array([2, 3]), np.array([2, 0]))]}
     report = validate_export(graph, graph, inputs, 30, readout="out", engine=engine)
