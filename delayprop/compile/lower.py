@@ -168,7 +168,8 @@ class Lowerer:
         if pop.model.spikes:
             lines.append(f"uint32_t* __restrict__ const {p}_spk = dp.{p}_spk + (size_t)b * {max(n, 1)};")
             lines.append(f"uint32_t* __restrict__ const {p}_spkCnt = dp.{p}_spkCnt + b;")
-            lines.append(f"uint8_t* __restrict__ const {p}_spiked = dp.{p}_spiked + (size_t)b * {n};")
+            lines.append(f"uint8_t* __restrict__ const {p}_spiked = dp.{p}_spiked + (size_t)b * "
+                         f"{(n + 7) // 8 * 8};")          # rows padded to 8 (see layout.py)
         if adjoint and pop.adjoint is not None:
             for name, etype in pop.adjoint.extra_global_params:
                 lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* const "

@@ -134,7 +134,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
         float* const src_spikeTimes = dp.src_spikeTimes;
         uint32_t* __restrict__ const src_spk = dp.src_spk + (size_t)b * 3;
         uint32_t* __restrict__ const src_spkCnt = dp.src_spkCnt + b;
-        uint8_t* __restrict__ const src_spiked = dp.src_spiked + (size_t)b * 3;
+        uint8_t* __restrict__ const src_spiked = dp.src_spiked + (size_t)b * 8;
         const uint32_t num_neurons = 3;
         src_spkCnt[0] = 0;
         for (uint32_t id = 0; id < num_neurons; id++) {
@@ -172,7 +172,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
         float* __restrict__ const tgt_V = dp.tgt_V + (size_t)b * 4;
         uint32_t* __restrict__ const tgt_spk = dp.tgt_spk + (size_t)b * 4;
         uint32_t* __restrict__ const tgt_spkCnt = dp.tgt_spkCnt + b;
-        uint8_t* __restrict__ const tgt_spiked = dp.tgt_spiked + (size_t)b * 4;
+        uint8_t* __restrict__ const tgt_spiked = dp.tgt_spiked + (size_t)b * 8;
         float* __restrict__ const syn_inSyn = dp.syn_inSyn + (size_t)b * 4;
         float* __restrict__ const syn_den = dp.syn_den + (size_t)b * 20;
         const uint32_t dp_rslot_syn = (uint32_t)(k % 4);
