@@ -62,6 +62,18 @@ def register(subparsers) -> None:
                    help="continue the run in --out from its last checkpoint")
     p.set_defaults(handler=_train)
     _register_ablation(subparsers)
+    p = subparsers.add_parser("evaluate", help="accuracy of a trained run on a data split",
+                              description="Load a run's checkpoint and evaluate it.")
+    p.add_argument("run", help="run directory made by delayprop train")
+    p.add_argument("--split", default="test", help="train or test (default test)")
+    p.add_argument("--data-path", help="where the data set is, if not where it was trained")
+    p.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args) -> int:
+    from delayprop.training.experiment import evaluate_run
+    print(json.dumps(evaluate_run(args.run, args.split, args.data_path), indent=1))
+    return 0
 
 
 def _add_config_options(p) -> None:

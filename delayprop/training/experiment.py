@@ -27,7 +27,7 @@ import numpy as np
 from delayprop.errors import ConfigError
 from delayprop.graph import save_graph
 
-__all__ = ["ExperimentConfig", "run_experiment", "build_network"]
+__all__ = ["ExperimentConfig", "run_experiment", "build_network", "evaluate_run"]
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +235,30 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     net.close()
     return summary
+
+
+def evaluate_run(run_dir, split: str = "test", data_path: str | None = None) -> dict:
+    """Accuracy and loss of a run's last checkpoint on one split of its data set."""
+    from delayprop.data import load_dataset, sigma_delta_spikes
+    from delayprop.training.checkpoint import load_checkpoint
+    run_dir = Path(run_dir)
+    config, ckpt = run_dir / "config.json", run_dir / "checkpoint.npz"
+    for path in (config, ckpt):
+        if not path.exists():
+            raise ConfigError(f"{path} not found: give a run directory made by delayprop train")
+    cfg = ExperimentConfig(**json.loads(config.read_text())["config"])
+    if data_path:
+        cfg = cfg.replace(data_path=data_path)
+    data = load_dataset(cfg.data, split, path=cfg.data_path)
+    x = sigma_delta_spikes(data.x) if cfg.encode == "sigma_delta" else data.x
+    graded = cfg.data == "rawhd" and not cfg.encode
+    net_desc, inp, hid, out, ih = build_network(cfg, data.num_channels, data.num_classes,
+                                                 graded)
+    steps = data.num_steps if cfg.data == "rawhd" else 1000
+    net = _compiler(cfg, out, ih, steps, 1).compile(net_desc, name=f"run_{cfg.data}")
+    try:
+        load_checkpoint(ckpt, net)
+        result = net.evaluate({inp: x}, {out: data.y})
+    finally:
+        net.close()
+    return {"run": str(run_dir), "split": split, "epoch": net.epoch, **result}

@@ -82,3 +82,14 @@ def test_ablation_sweep_is_resumable(tmp_path):
     assert main(args) == 0                                  # nothing is repeated
     assert done.stat().st_mtime == stamp
     assert (out / "ablation.png").stat().st_size > 0
+
+
+def test_evaluate_reproduces_the_final_test_accuracy(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train(out, "--epochs", "1") == 0
+    capsys.readouterr()
+    summary = json.loads((out / "summary.json").read_text())
+    assert main(["--quiet", "evaluate", str(out), "--data-path", FIXTURE]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["accuracy"] == summary["test_accuracy"] and result["epoch"] == 1
+    assert main(["evaluate", str(tmp_path / "missing")]) == 1
