@@ -40,14 +40,45 @@ def _handle(args: argparse.Namespace) -> int:
                         f"by training (or a graph .npz file)")
     graph = load_graph(graph_path)
     inputs = labels = num_steps = None
+    if args.data and args.validate_split:
+        raise DataError("give either --data or --validate-split, not both")
     if args.data:
         inputs, labels, num_steps = load_export_data(args.data, graph)
+    elif args.validate_split:
+        inputs, labels, num_steps = run_data(run, args.validate_split, args.limit)
     result = export(graph, args.target, args.out, profile=args.profile,
                     max_fan_in=args.max_fan_in, fan_in=args.fan_in, rows=args.rows,
                     inputs=inputs, num_steps=num_steps, labels=labels,
                     readout=args.readout)
     print(result.summary())
     return 0
+
+
+def run_data(run: Path, split: str, limit: int | None):
+    """Inputs, labels and trial length of a training run's own data set (its config.json),
+    encoded as the run was trained."""
+    import json
+
+    import numpy as np
+
+    from delayprop.data import load_dataset, sigma_delta_spikes
+    config = run / "config.json"
+    if not config.is_file():
+        raise DataError(f"{run}: no config.json, so its data set is unknown; use --data NPZ")
+    cfg = json.loads(config.read_text())["config"]
+    data = load_dataset(cfg["data"], split, path=cfg.get("data_path"))
+    x, y = data.x, data.y
+    if limit:
+        x, y = x[:limit], y[:limit]
+    if cfg.get("encode") == "sigma_delta":
+        inputs = {"input": [(np.rint(t).astype(np.int64), i) for t, i in sigma_delta_spikes(x)]}
+    elif cfg["data"] == "rawhd":
+        inputs = {"input": np.asarray(x, dtype=np.float64)}
+    else:
+        inputs = {"input": [(np.rint(s["t"]).astype(np.int64), s["x"].astype(np.int64))
+                            for s in x]}
+    steps = data.num_steps if cfg["data"] == "rawhd" else 1000
+    return inputs, np.asarray(y, dtype=np.int64), steps
 
 
 def register(subparsers) -> None:
@@ -66,6 +97,11 @@ def register(subparsers) -> None:
     parser.add_argument("--rows", choices=("refuse", "prune"), default="refuse",
                         help="over the row-length limit: refuse (default) or prune")
     parser.add_argument("--data", metavar="NPZ", help="inputs (and labels) for validation")
+    parser.add_argument("--validate-split", metavar="SPLIT",
+                        help="validate on this split (e.g. test) of the run's own data set, "
+                             "encoded as in training (needs RUN/config.json)")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="validate on the first N samples only")
     parser.add_argument("--readout", default="output",
                         help="readout population for accuracy (default %(default)s)")
     parser.set_defaults(handler=_handle)
