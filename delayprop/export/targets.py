@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from delayprop.errors import ConfigError, DataError, ExportError
 from delayprop.graph import NetworkGraph
+from delayprop.export.check import check
 from delayprop.export.check import fan_in as fan_in_of
 from delayprop.export.constrain import ConstrainReport, constrain
 from delayprop.export.nir_io import read_nir, write_nir
@@ -59,6 +60,7 @@ class ExportResult:
     delay_target: str = ""
     constrain: ConstrainReport | None = None
     validation: ValidationReport | None = None
+    violations_before: int | None = None      # limits the trained network broke, if any
 
     def summary(self) -> str:
         lines = [f"export to {self.target}: {self.out_dir}",
@@ -68,6 +70,9 @@ class ExportResult:
         if self.delay_steps is not None:
             lines.append(f"delays used: {self.delay_steps[0]}..{self.delay_steps[1]} steps "
                          f"-> {self.delay_target}")
+        if self.violations_before is not None:
+            lines.append(f"profile check of the trained network: {self.violations_before} "
+                         f"violation(s)")
         if self.constrain is not None:
             c = self.constrain
             lines.append(f"pruned: {c.pruned} synapse(s) (fan-in {sum(c.pruned_fan_in.values())}"
@@ -180,6 +185,7 @@ def export(graph: NetworkGraph, target: str, out_dir: str | Path, *,
     result = ExportResult(target, out)
     exported, quantised = graph, None
     if prof is not None:
+        result.violations_before = len(check(graph, prof).violations)
         fitted = constrain(graph, prof, fan_in=fan_in, rows=rows)
         exported, quantised, result.constrain = fitted.graph, fitted.quantised, fitted.report
     result.files, back = _write(exported, target, out, prof, quantised, num_steps)
@@ -202,7 +208,8 @@ def export(graph: NetworkGraph, target: str, out_dir: str | Path, *,
 
 def _write_report(result: ExportResult, out: Path):
     v, c = result.validation, result.constrain
-    data = {"target": result.target, "synapses": result.synapses,
+    data = {"target": result.target, "violations_before": result.violations_before,
+            "synapses": result.synapses,
             "max_fan_in": result.max_fan_in, "delay_steps": result.delay_steps,
             "delay_target": result.delay_target,
             "profile": c.profile.to_dict() if c else None,
