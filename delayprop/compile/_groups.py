@@ -92,7 +92,7 @@ class Variable:
 
 class _Owner:
     """Common bookkeeping of populations, synapse groups and current sources."""
-    _model: "Model"
+    _model: "Model"   # noqa: F821  (delayprop.compile.model.Model; avoids an import cycle)
     name: str
 
     def _array_name(self, var: str) -> str:

@@ -261,7 +261,6 @@ class Lowerer:
         """Forward code for one synapse (``id_pre``, ``id_syn``, ``id_post`` bound)."""
         g, m = sg.name, sg.wu_model
         src, tgt = self._pop(sg.source), self._pop(sg.target)
-        D = sg.max_dendritic_delay_timesteps
         lines = []
         for v in m.vars:
             ct = _ct(v.type, self.scalar)
@@ -307,6 +306,24 @@ class Lowerer:
             else:
                 out.append(f"const {ct} {name} = {owner}_{name}[0];")
         return out
+
+    def ref_pointers(self, sg: SynapseGroupSpec) -> list[str]:
+        """Per-instance pointers to the source/target variables the weight update model
+        references (``x_pre``, ``V_post``, ...)."""
+        lines = []
+        for refs, bound, pop_name in ((sg.wu_model.pre_neuron_var_refs, sg.pre_var_refs,
+                                       sg.source),
+                                      (sg.wu_model.post_neuron_var_refs, sg.post_var_refs,
+                                       sg.target)):
+            pop = self._pop(pop_name)
+            binding = dict(bound)
+            for ref, _ in refs:
+                var = pop.model.var(binding.get(ref) or _default_ref(ref, pop))
+                line = (f"const {_ct(var.type, self.scalar)}* const {pop.name}_{var.name} = "
+                        f"dp.{pop.name}_{var.name} + (size_t)b * {pop.size};")
+                if line not in lines:
+                    lines.append(line)
+        return lines
 
     def _ref_lines(self, bindings, declared, pop, index) -> list[str]:
         binding = dict(bindings)

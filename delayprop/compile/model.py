@@ -36,7 +36,7 @@ from delayprop.compile.spec import (CurrentSourceSpec, NetworkSpec, PopulationSp
                                     SynapseGroupSpec, SynapseMatrixType, TrainingSpec)
 from delayprop.errors import CodeGenerationError, ConfigError, StateError
 from delayprop.genn_models.spec import (AdjointNeuronModel, AdjointWeightUpdateModel,
-                                        CurrentSourceModel, NeuronModel, VarAccess)
+                                        CurrentSourceModel, NeuronModel)
 
 __all__ = ["Model"]
 

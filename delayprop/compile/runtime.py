@@ -16,7 +16,7 @@ import numpy as np
 
 from delayprop.compile.layout import ArraySpec, RuntimeSizes, rt_fields
 from delayprop.compile.spec import NetworkSpec
-from delayprop.errors import DelaypropError, StateError
+from delayprop.errors import DelaypropError
 
 __all__ = ["Runtime"]
 

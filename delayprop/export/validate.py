@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from delayprop.errors import ConfigError, DataError, ExportError
 from delayprop.graph import NetworkGraph
-from delayprop.reference.brian2_sim import Brian2Result, check_inputs, simulate_brian2
+from delayprop.reference.brian2_sim import check_inputs, simulate_brian2
 
 __all__ = ["PopulationAgreement", "ValidationReport", "validate_export", "spike_agreement"]
 

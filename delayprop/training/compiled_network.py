@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from delayprop.errors import ConfigError, DataError, StateError, TapeOverflowError
+from delayprop.errors import ConfigError, DataError, TapeOverflowError
 from delayprop.training._feed import InputFeeder, as_labels
 from delayprop.training.callbacks import Callback, CallbackList
 from delayprop.training.neurons import LeakyIntegrateFire
@@ -145,7 +145,7 @@ class CompiledTrainingNetwork:
             out["delay"] = sg._to_user_order("d", self.delays[conn]).copy()
         return out
 
-    def to_graph(self) -> "NetworkGraph":
+    def to_graph(self):
         """The network as it is now, as a simulator-independent NetworkGraph (delays
         rounded to whole steps, as the forward pass uses them)."""
         from delayprop.graph import NetworkGraph, NeuronGroup, Projection

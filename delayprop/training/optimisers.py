@@ -1,7 +1,7 @@
 """Optimisers applied to parameter arrays after each batch (in place, NumPy)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

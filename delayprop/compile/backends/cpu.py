@@ -45,31 +45,12 @@ def _synapse_phase(low: Lowerer) -> str:
         prologue += low.delay_prologue(sg)
         prologue += [f"const uint32_t* const dp_spk = dp.{src.name}_spk + (size_t)b * {max(src.size, 1)};",
                      f"const uint32_t dp_spkCnt = dp.{src.name}_spkCnt[b];"]
-        prologue += _ref_pointers(low, sg)
+        prologue += low.ref_pointers(sg)
         loop = ("for (uint32_t dp_i = 0; dp_i < dp_spkCnt; dp_i++) {\n"
                 "    const uint32_t id_pre = dp_spk[dp_i];\n"
                 + _indent(low.synapse_row_loop(sg, low.synapse_body(sg))) + "}\n")
         parts.append(_block(f"synapse group '{sg.name}' ({sg.wu_model.name})", prologue, loop))
     return "".join(parts)
-
-
-def _ref_pointers(low: Lowerer, sg) -> list[str]:
-    """Pointers to the source/target variables the weight update model references."""
-    from delayprop.compile.lower import _default_ref
-    lines = []
-    for refs, bound, pop_name in ((sg.wu_model.pre_neuron_var_refs, sg.pre_var_refs, sg.source),
-                                  (sg.wu_model.post_neuron_var_refs, sg.post_var_refs,
-                                   sg.target)):
-        pop = low.spec.population(pop_name)
-        binding = dict(bound)
-        for ref, _ in refs:
-            var = pop.model.var(binding.get(ref) or _default_ref(ref, pop))
-            ctype = low.scalar if var.type == "scalar" else var.type
-            line = (f"const {ctype}* const {pop.name}_{var.name} = dp.{pop.name}_{var.name} "
-                    f"+ (size_t)b * {pop.size};")
-            if line not in lines:
-                lines.append(line)
-    return lines
 
 
 def _simd(*models) -> str:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from delayprop.compile.backends import _common as common
 from delayprop.compile.layout import rt_fields
-from delayprop.compile.lower import Lowerer, _default_ref, _indent, taped_populations
+from delayprop.compile.lower import Lowerer, _indent, taped_populations
 from delayprop.compile.spec import NetworkSpec, SynapseMatrixType
 from delayprop.errors import CodeGenerationError
 
@@ -233,24 +233,6 @@ def _time_lines(low: Lowerer, step: str) -> list[str]:
             "(void)t; (void)dt; (void)batch; (void)num_batch;"]
 
 
-def _ref_pointers(low: Lowerer, sg) -> list[str]:
-    """Per-instance pointers to the source/target variables the weight update reads."""
-    lines = []
-    for refs, bound, pop_name in ((sg.wu_model.pre_neuron_var_refs, sg.pre_var_refs, sg.source),
-                                  (sg.wu_model.post_neuron_var_refs, sg.post_var_refs,
-                                   sg.target)):
-        pop = low.spec.population(pop_name)
-        binding = dict(bound)
-        for ref, _ in refs:
-            var = pop.model.var(binding.get(ref) or _default_ref(ref, pop))
-            ctype = low.scalar if var.type == "scalar" else var.type
-            line = (f"const {ctype}* const {pop.name}_{var.name} = dp.{pop.name}_{var.name} "
-                    f"+ (size_t)b * {pop.size};")
-            if line not in lines:
-                lines.append(line)
-    return lines
-
-
 def _column(low: Lowerer, sg) -> tuple[str, str, str]:
     """For the thread of column ``dp_j`` of a row: ``(dp_j is past every row, binding of
     id_syn/id_post for the event's id_pre, dp_j is inside the row of id_pre)``."""
@@ -289,7 +271,7 @@ def _synapse_member(low: Lowerer, sg) -> tuple[str, str]:
               f"const DPRing dp_slotOff = {{dp_wslot, {D}u, {tgt.size}u}};",
               f"const uint32_t* const dp_spk = dp.{src.name}_spk + (size_t)b * {max(src.size, 1)};",
               f"const uint32_t dp_spkCnt = dp.{src.name}_spkCnt[b];"]
-    lines += _ref_pointers(low, sg)
+    lines += low.ref_pointers(sg)
     loop = ("for (uint32_t dp_i = 0; dp_i < dp_spkCnt; dp_i++) {\n"
             "    const uint32_t id_pre = dp_spk[dp_i];\n"
             f"    if (!({guard})) continue;\n"
