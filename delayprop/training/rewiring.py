@@ -16,7 +16,8 @@ every N batches)::
            a slot dropped at this point is not a candidate; new theta = theta_init, its
            optimiser state reset; growth never breaks the fan-in limit K (per postsynaptic
            neuron) or the row limit (per presynaptic neuron).
-    delay  of a regrown synapse: 'keep' (the slot's last delay), 'random', or 'gradient'
+    delay  of a regrown synapse: 'keep' (the slot's last delay; a slot never active keeps
+           the random delay it was given at initialisation), 'random', or 'gradient'
            (the d in [0, D) with the most negative s * G_ij(d)).
 
 G is summed over the last ``grad_window`` batches before a rewiring point (RigL uses the
@@ -180,8 +181,9 @@ class RewiredConnection:
                                  1.0, -1.0)
         self.theta = np.zeros(self.active.shape)
         self.theta[self.active] = np.maximum(np.abs(initial["g"]), cfg.theta_init)[:count]
-        self.delay = rng.uniform(0, self.max_delay - 1, self.active.shape) \
-            if "d" not in initial else np.zeros(self.active.shape)
+        # every slot has a delay from the start: a slot that was never active and is
+        # regrown with 'keep' starts from this random delay, not from 0
+        self.delay = rng.uniform(0, self.max_delay - 1, self.active.shape)
         if "d" in initial:
             self.delay[self.active] = initial["d"][:count]
         opt, dopt = net.compiler.optimiser, net.compiler.delay_optimiser
