@@ -129,10 +129,13 @@ def config_from_args(args):
     if args.no_schedule:
         changes["schedule"] = False
     rewiring = dict(cfg.rewiring)
+    names = {"rewire": "grow", "rewire_every": "every_batches"}
     for key in ("rewire", "regrow_delay", "fan_in", "rewire_every", "l1", "dale"):
         value = getattr(args, key)
         if value is not None:
-            rewiring[{"rewire": "grow"}.get(key, key)] = value
+            # --rewire deepr: DEEP R's random growth; rigl: RigL's gradient-based growth
+            rewiring[names.get(key, key)] = {"deepr": "random"}.get(value, value) \
+                if key == "rewire" else value
     if rewiring:
         changes["rewiring"] = rewiring
     if args.hardware:

@@ -93,3 +93,13 @@ def test_evaluate_reproduces_the_final_test_accuracy(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["accuracy"] == summary["test_accuracy"] and result["epoch"] == 1
     assert main(["evaluate", str(tmp_path / "missing")]) == 1
+
+
+def test_every_rewiring_option_reaches_the_run(tmp_path):
+    out = tmp_path / "deepr"
+    assert train(out, "--epochs", "1", "--sparsity", "0.75", "--rewire", "deepr",
+                 "--regrow-delay", "random", "--fan-in", "12", "--rewire-every", "1",
+                 "--l1", "0.001", "--no-dale") == 0
+    rewiring = json.loads((out / "config.json").read_text())["config"]["rewiring"]
+    assert rewiring == {"grow": "random", "regrow_delay": "random", "fan_in": 12,
+                        "every_batches": 1, "l1": 0.001, "dale": False}
