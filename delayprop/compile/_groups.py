@@ -178,7 +178,7 @@ class _EGP:
         self._owner, self.name = owner, name
 
     def set_init_values(self, values) -> None:
-        values = np.ascontiguousarray(values)
+        values = np.ascontiguousarray(values)      # no copy for a C-contiguous array
         self._owner._egp_values[self.name] = values
         rt = self._owner._model._runtime
         if rt is not None:

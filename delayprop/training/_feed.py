@@ -38,12 +38,12 @@ class InputFeeder:
             # every sample's spikes in one array, set once; a batch only picks rows of
             # (start, end)
             try:
-                self.start, self.end, self.times = spike_source_arrays(
+                self.start, self.end, times = spike_source_arrays(
                     events, pop.size, model.dt, f"input '{pop.name}'")
             except ConfigError as err:
                 raise DataError(str(err).replace("instance", "sample")) from None
-            model.neuron_populations[pop.name].extra_global_params[
-                "spikeTimes"].set_init_values(self.times)
+            # in the model's precision, so binding it again is free (no conversion)
+            self.times = np.ascontiguousarray(times, dtype=model.precision.value)
         else:
             raise DataError(f"population '{pop.name}' is not an input population")
 
@@ -54,6 +54,11 @@ class InputFeeder:
                 self.data[indices[0]:indices[-1] + 1]
             target.extra_global_params["values"].set_init_values(batch.ravel())
         else:
+            # Another data set (e.g. the validation set) may have bound its own spike times
+            # since this one's last batch: (re)bind ours before using indices into them.
+            egp = target.extra_global_params["spikeTimes"]
+            if target._egp_values.get("spikeTimes") is not self.times:
+                egp.set_init_values(self.times)
             start = np.zeros((self.model.batch_size, self.pop.size), np.uint32)
             end = np.zeros_like(start)
             start[:len(indices)] = self.start[indices]

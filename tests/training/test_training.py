@@ -232,3 +232,29 @@ def test_compiler_configuration_errors():
         LeakyIntegrate(readout="mean")
     with pytest.raises(ConfigError, match="needs a network"):
         Population(SpikeInput(), 3)
+
+
+@pytest.mark.parametrize("graded", [False, True], ids=["spike_input", "graded_input"])
+def test_validation_between_epochs_does_not_change_training(graded, tmp_path):
+    """Evaluating another data set between epochs must not leak into training (the
+    validation set's spike times once replaced the training set's)."""
+    x, y = task(32)
+    xv, yv = task(16, seed=7)
+    if not graded:
+        x = [(np.nonzero(s)[0] * 1.0, np.nonzero(s)[1]) for s in x]
+        xv = [(np.nonzero(s)[0] * 1.0, np.nonzero(s)[1]) for s in xv]
+    plain, inp, out, _ = build(graded=graded)
+    h_plain = plain.train({inp: x}, {out: y}, 3)
+    plain.close()
+    checked, inp2, out2, _ = build(graded=graded)
+    h_checked = checked.train({inp2: x}, {out2: y}, 3, validation_x={inp2: xv},
+                              validation_y={out2: yv})
+    assert [h["loss"] for h in h_plain] == [h["loss"] for h in h_checked]
+    # the validation figures are those of the validation set itself: the same weights in
+    # a fresh network that never saw the training set give the same loss
+    save_checkpoint(tmp_path / "c.npz", checked)
+    checked.close()
+    fresh, inp3, out3, _ = build(graded=graded)
+    load_checkpoint(tmp_path / "c.npz", fresh)
+    assert h_checked[-1]["val_loss"] == fresh.evaluate({inp3: xv}, {out3: yv})["loss"]
+    fresh.close()
