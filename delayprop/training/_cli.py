@@ -62,12 +62,40 @@ def register(subparsers) -> None:
                    help="continue the run in --out from its last checkpoint")
     p.set_defaults(handler=_train)
     _register_ablation(subparsers)
+    p = subparsers.add_parser("curves", help="learning curves of runs side by side",
+                              description="Plot train (solid) and test (dashed) loss and "
+                                          "accuracy per epoch of each RUN's metrics.csv.")
+    p.add_argument("runs", nargs="+", help="run directories")
+    p.add_argument("--labels", nargs="+", help="one label per run (default: folder names)")
+    p.add_argument("--title", default="")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(handler=_curves)
     p = subparsers.add_parser("evaluate", help="accuracy of a trained run on a data split",
                               description="Load a run's checkpoint and evaluate it.")
     p.add_argument("run", help="run directory made by delayprop train")
     p.add_argument("--split", default="test", help="train or test (default test)")
     p.add_argument("--data-path", help="where the data set is, if not where it was trained")
     p.set_defaults(handler=_evaluate)
+
+
+def _curves(args) -> int:
+    import csv
+    from pathlib import Path
+
+    from delayprop.training.plots import plot_learning_curves
+    labels = args.labels or [Path(r).name for r in args.runs]
+    if len(labels) != len(args.runs):
+        raise ConfigError(f"{len(labels)} labels for {len(args.runs)} runs")
+    runs = {}
+    for label, run in zip(labels, args.runs):
+        path = Path(run) / "metrics.csv"
+        if not path.is_file():
+            raise ConfigError(f"{path} not found: give run directories made by delayprop train")
+        with open(path) as f:
+            runs[label] = [{k: float(v) for k, v in row.items() if v != ""}
+                           for row in csv.DictReader(f)]
+    print(plot_learning_curves(runs, args.out, args.title))
+    return 0
 
 
 def _evaluate(args) -> int:

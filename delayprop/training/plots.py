@@ -14,14 +14,15 @@ def plot_learning_curves(runs: dict[str, list[dict]], path, title: str = "") -> 
     for i, (label, history) in enumerate(runs.items()):
         colour = f"C{i}"
         epochs = [h["epoch"] for h in history]
-        ax_loss.plot(epochs, [h["loss"] for h in history], color=colour, label=f"{label} train")
+        name = f"{label} " if label else ""
+        ax_loss.plot(epochs, [h["loss"] for h in history], color=colour, label=f"{name}train")
         ax_acc.plot(epochs, [h["accuracy"] for h in history], color=colour,
-                    label=f"{label} train")
+                    label=f"{name}train")
         if history and "val_loss" in history[0]:
             ax_loss.plot(epochs, [h["val_loss"] for h in history], color=colour, ls="--",
-                         label=f"{label} test")
+                         label=f"{name}test")
             ax_acc.plot(epochs, [h["val_accuracy"] for h in history], color=colour, ls="--",
-                        label=f"{label} test")
+                        label=f"{name}test")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
     ax_acc.legend(fontsize="small")

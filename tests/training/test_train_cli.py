@@ -103,3 +103,12 @@ def test_every_rewiring_option_reaches_the_run(tmp_path):
     rewiring = json.loads((out / "config.json").read_text())["config"]["rewiring"]
     assert rewiring == {"grow": "random", "regrow_delay": "random", "fan_in": 12,
                         "every_batches": 1, "l1": 0.001, "dale": False}
+
+
+def test_curves_plots_runs_side_by_side(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train(out, "--epochs", "2") == 0
+    png = tmp_path / "curves.png"
+    assert main(["curves", str(out), str(out), "--labels", "a", "b", "--out", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+    assert main(["curves", str(tmp_path / "nothing"), "--out", str(png)]) == 1
