@@ -28,7 +28,16 @@ def load_workload(num_train=1024, num_test=256, seed=0) -> dict:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far (MiB)."""
+    """Peak resident set size of this process so far (MiB).
+
+    From /proc/self/status (VmHWM), which starts afresh at exec; getrusage's ru_maxrss
+    keeps the value of the process that started this one (e.g. `delayprop bench`)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from delayprop.analysis._runs import FINAL_GRAPH, INITIAL_GRAPH, Populations, analyse_runs
 from delayprop.errors import ConfigError
+
+# file names of a run directory (delayprop.analysis._runs holds the same; that module pulls
+# in matplotlib and scipy.stats, so the command line imports it only when it runs)
+INITIAL_GRAPH = "graph_initial.npz"
+FINAL_GRAPH = "graph_final.npz"
 
 __all__ = ["register"]
 
@@ -57,6 +61,7 @@ def _handle(args: argparse.Namespace) -> int:
     if groups is not None and args.runs:
         raise ConfigError(f"give run directories either positionally (trained vs untrained) "
                           f"or with --group, not both; got positional {args.runs}")
+    from delayprop.analysis._runs import Populations, analyse_runs
     analyse_runs(None if groups is not None else args.runs, args.out, groups=groups,
                  n_permutations=args.permutations, seed=args.seed,
                  populations=Populations(args.input_pop, args.hidden_pop, args.output_pop),

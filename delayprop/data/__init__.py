@@ -11,18 +11,44 @@ labels), ``num_channels``, ``num_steps``, ``num_classes``, ``class_names``, ``dt
 
 Where the data comes from and how to point at it: ``delayprop/data/README.md``.
 """
-from delayprop.data._config import RawHDConfig
-from delayprop.data._encode import sigma_delta_spikes
-from delayprop.data._fetch import fetch
-from delayprop.data._hd_files import CLASS_NAMES as HD_CLASS_NAMES
-from delayprop.data._hd_files import parse_label
-from delayprop.data._load import DATASETS, load_dataset
-from delayprop.data._paths import cache_root, data_root
-from delayprop.data._plot import plot_sample
-from delayprop.data._rawhd import RawHD
-from delayprop.data._spiking import SpikingHD, bin_events
-from delayprop.data._split import SPIKE_DTYPE, Split
+
+import importlib
+
+# Public names, imported on first use: keeps `import delayprop.<package>` (and the
+# command line, which imports every package) free of matplotlib/scipy start-up costs.
+_LAZY = {
+    'RawHDConfig': ('delayprop.data._config', 'RawHDConfig'),
+    'sigma_delta_spikes': ('delayprop.data._encode', 'sigma_delta_spikes'),
+    'fetch': ('delayprop.data._fetch', 'fetch'),
+    'HD_CLASS_NAMES': ('delayprop.data._hd_files', 'CLASS_NAMES'),
+    'parse_label': ('delayprop.data._hd_files', 'parse_label'),
+    'DATASETS': ('delayprop.data._load', 'DATASETS'),
+    'load_dataset': ('delayprop.data._load', 'load_dataset'),
+    'cache_root': ('delayprop.data._paths', 'cache_root'),
+    'data_root': ('delayprop.data._paths', 'data_root'),
+    'plot_sample': ('delayprop.data._plot', 'plot_sample'),
+    'RawHD': ('delayprop.data._rawhd', 'RawHD'),
+    'SpikingHD': ('delayprop.data._spiking', 'SpikingHD'),
+    'bin_events': ('delayprop.data._spiking', 'bin_events'),
+    'SPIKE_DTYPE': ('delayprop.data._split', 'SPIKE_DTYPE'),
+    'Split': ('delayprop.data._split', 'Split'),
+}
+
 
 __all__ = ["DATASETS", "HD_CLASS_NAMES", "SPIKE_DTYPE", "RawHD", "RawHDConfig", "SpikingHD",
            "Split", "bin_events", "cache_root", "data_root", "fetch", "load_dataset",
            "parse_label", "plot_sample", "sigma_delta_spikes"]
+
+
+def __getattr__(name):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

@@ -6,10 +6,8 @@ import logging
 
 from delayprop.data._config import NORMALISATIONS, TIME_MODES, RawHDConfig
 from delayprop.data._fetch import ARCHIVES, URL_ENV, fetch
-from delayprop.data._hd_build import load_or_build
 from delayprop.data._hd_files import SPLITS, locate_hd_audio
 from delayprop.data._load import DATASETS, load_dataset
-from delayprop.data._plot import plot_sample
 
 __all__ = ["register"]
 
@@ -74,6 +72,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> int:
     config = RawHDConfig(time_mode=args.time_mode)
+    from delayprop.data._hd_build import load_or_build
     table = load_or_build(locate_hd_audio(args.path), config, cache_dir=args.cache_dir,
                           num_workers=args.workers, progress=_progress(args))
     for split in SPLITS:
@@ -94,5 +93,6 @@ def _show(args: argparse.Namespace) -> int:
                    "on_error": "skip", "progress": _progress(args)}
     split = load_dataset(args.dataset, args.split, args.path, **options)
     out = args.out or f"{args.dataset}_{args.split}_{args.index}.png"
+    from delayprop.data._plot import plot_sample
     print(plot_sample(split, args.index, out))
     return 0

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from delayprop.errors import DataError
 from delayprop.graph import load_graph
-from delayprop.export.targets import TARGETS, export, load_export_data
+
+# target names (delayprop.export.targets.TARGETS; imported lazily with the writers)
+TARGETS = ("loihi2", "nir", "pynn", "spinnaker")
 
 __all__ = ["register"]
 
@@ -39,6 +41,7 @@ def _handle(args: argparse.Namespace) -> int:
         raise DataError(f"{run}: no {FINAL_GRAPH} there; RUN must be a run directory written "
                         f"by training (or a graph .npz file)")
     graph = load_graph(graph_path)
+    from delayprop.export.targets import export, load_export_data
     inputs = labels = num_steps = None
     if args.data and args.validate_split:
         raise DataError("give either --data or --validate-split, not both")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,10 +60,15 @@ def _bench(args) -> int:
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         raise ConfigError(f"unknown benchmarks {unknown}; choose from {list(BENCHMARKS)}")
-    sys.path.insert(0, str(folder))
+    failed = []
     for name in args.names:
-        module = runpy.run_path(str(folder / BENCHMARKS[name]))
-        module["main"](args.args.split())
+        # one process per benchmark, so each peak-RSS figure is its own
+        proc = subprocess.run([sys.executable, str(folder / BENCHMARKS[name]),
+                               *args.args.split()], cwd=folder.parent)
+        if proc.returncode:
+            failed.append(name)
+    if failed:
+        raise ConfigError(f"benchmark(s) {failed} failed (see their output above)")
     return 0
 
 

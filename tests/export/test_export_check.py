@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from conftest import tiny
+from exporthelpers import tiny
 from delayprop.export import PROFILES, check
 from delayprop.graph import NetworkGraph, NeuronGroup, Projection
 

@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conftest import tiny
+from exporthelpers import tiny
 from delayprop.errors import ConfigError, ExportError
 from delayprop.export import PROFILES, constrain, quantise
 from delayprop.export.quantise import choose_exponent

@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conftest import tiny
+from exporthelpers import tiny
 from delayprop.errors import ConfigError, DataError, ExportError
 from delayprop.export import constrain, read_nir, read_pynn, validate_export, write_nir, write_pynn
 from delayprop.export.validate import spike_agreement

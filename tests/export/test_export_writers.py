@@ -7,7 +7,7 @@ import nir
 import numpy as np
 import pytest
 
-from conftest import tiny
+from exporthelpers import tiny
 from delayprop.errors import DataError, ExportError
 from delayprop.export import (PROFILES, quantise, read_nir, read_plain, read_pynn, write_nir,
                               write_plain, write_pynn)

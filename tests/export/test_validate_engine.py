@@ -3,7 +3,7 @@ Brian2; an unquantised export matches in both set-ups."""
 import numpy as np
 import pytest
 
-from conftest import tiny
+from exporthelpers import tiny
 from delayprop.errors import ConfigError
 from delayprop.export import validate_export
 
@@ -24,3 +24,9 @@ def test_unknown_engine_is_rejected():
     with pytest.raises(ConfigError, match="engine must be 'delayprop' or 'brian2'"):
         validate_export(graph, graph, {"in": [(np.array([1]), np.array([0]))]}, 5,
                         engine="nest")
+
+
+def test_cli_target_names_match_the_writers():
+    from delayprop.export._cli import TARGETS as CLI_TARGETS
+    from delayprop.export.targets import TARGETS
+    assert sorted(CLI_TARGETS) == sorted(TARGETS)
