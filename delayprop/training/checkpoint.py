@@ -62,6 +62,8 @@ def save_checkpoint(path, net) -> Path:
     meta = {"format": FORMAT, "epoch": net.epoch, "step": net.step,
             "total_steps": net.total_steps, "history": net.history,
             "rng": net.rng.bit_generator.state, "config": net.config()}
+    if getattr(net, "rewired", None):
+        meta["rewire_rng"] = net.rewire_rng.bit_generator.state
     _atomic_savez(path, meta=np.array(json.dumps(meta)), **arrays)
     return path
 
@@ -110,6 +112,8 @@ def load_checkpoint(path, net) -> dict:
     net.total_steps = meta["total_steps"]
     net.history = meta["history"]
     net.rng.bit_generator.state = meta["rng"]
+    if "rewire_rng" in meta:
+        net.rewire_rng.bit_generator.state = meta["rewire_rng"]
     return meta
 
 

@@ -61,9 +61,9 @@ class CompiledTrainingNetwork:
                 self.opt_state[f"{conn.name}.d"] = self.compiler.delay_optimiser.init_state(
                     self.param(conn.name, "d"))
         from delayprop.training.rewiring import RewiredConnection
-        rewire_rng = np.random.default_rng(compiler.seed + 2)
+        self.rewire_rng = np.random.default_rng(compiler.seed + 2)
         self.rewired = {c.name: RewiredConnection(self, c, rewiring[c.name], initial[c.name],
-                                                  rewire_rng)
+                                                  self.rewire_rng)
                         for c in network.connections if c.name in rewiring}
         self._batch_position = (0, 1)
 

@@ -13,6 +13,7 @@ from delayprop.training import (Adam, Connection, Dense, EventPropCompiler, Fixe
                                 LeakyIntegrate, LeakyIntegrateFire, Network, Normal,
                                 Population, RigL, DeepR, SoftmaxCrossEntropy, SpikeInput,
                                 Uniform)
+from delayprop.training.checkpoint import load_checkpoint, save_checkpoint
 from delayprop.training.rewiring import dormant_gradients
 
 T, C, H, O, D = 40, 12, 10, 2, 8
@@ -204,3 +205,26 @@ def test_rigl_grows_exactly_the_k_most_negative():
     assert rw.theta.ravel()[grown].max() == rw.cfg.theta_init
     assert not rw.active.ravel()[drop].any()
     net.close()
+
+
+def test_rewired_run_resumes_exactly_from_a_checkpoint(tmp_path):
+    x, y = task()
+    rewiring = DeepR(fan_in=3, l1=0.02, regrow_delay="random")
+    straight, inp, out = build(rewiring, seed=2, lr=0.05)
+    straight.train({inp: x}, {out: y}, 4)
+    first, inp1, out1 = build(rewiring, seed=2, lr=0.05)
+    first.train({inp1: x}, {out1: y}, 2)
+    save_checkpoint(tmp_path / "c.npz", first)
+    first.close()
+    resumed, inp2, out2 = build(rewiring, seed=2, lr=0.05)
+    load_checkpoint(tmp_path / "c.npz", resumed)
+    resumed.train({inp2: x}, {out2: y}, 2)
+    a, b = straight.rewired["ih"], resumed.rewired["ih"]
+    assert sum(h["ih_dropped"] for h in straight.history) > 0
+    np.testing.assert_array_equal(a.active, b.active)
+    np.testing.assert_array_equal(a.theta, b.theta)
+    np.testing.assert_array_equal(a.delay, b.delay)
+    np.testing.assert_array_equal(straight.connection_values("ih")["weight"],
+                                  resumed.connection_values("ih")["weight"])
+    straight.close()
+    resumed.close()
