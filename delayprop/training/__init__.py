@@ -1,4 +1,5 @@
 """EventProp training of spiking networks with learnable delays (mlGeNN-style API)."""
+from delayprop.training.augment import ChannelShift, Compose, TimeShift
 from delayprop.training.callbacks import Callback, CSVLogger, ProgressBar
 from delayprop.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from delayprop.training.compiled_network import CompiledTrainingNetwork
@@ -20,5 +21,6 @@ __all__ = [
     "SoftmaxCrossEntropy", "SparseCategoricalCrossentropy", "GradedInput", "SpikeInput",
     "LeakyIntegrate", "LeakyIntegrateFire", "Adam", "SGD", "ConstantLR", "OneCycle",
     "CosineAnnealing", "Exponential", "Callback", "ProgressBar", "CSVLogger", "Checkpoint",
-    "save_checkpoint", "load_checkpoint", "Rewiring", "DeepR", "RigL",
+    "save_checkpoint", "load_checkpoint", "Rewiring", "DeepR", "RigL", "ChannelShift",
+    "TimeShift", "Compose",
 ]

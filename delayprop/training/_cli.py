@@ -31,6 +31,9 @@ _OPTIONS = [
     ("--precision", str, "float or double"),
     ("--backend", str, "cpu or cuda"),
     ("--sparsity", float, "fraction of input->hidden synapses absent (e.g. 0.875)"),
+    ("--augment-shift", int, "move each training sample by up to +-N mel channels, drawn "
+                             "per batch (graded input only; default 0)"),
+    ("--augment-time-shift", int, "move each training sample by up to +-N steps"),
     ("--encode", str, "sigma_delta: turn graded RawHD values into spikes (for hardware "
                       "that carries only binary events)"),
 ]

@@ -31,6 +31,7 @@ class InputFeeder:
                 raise DataError(f"input '{pop.name}': data contains NaN or infinite values")
             self.graded, self.data = True, data
             self.num_samples = len(data)
+            self.augment = None          # set by train(): (augmentation, rng)
         elif isinstance(pop.neuron, SpikeInput):
             self.graded = False
             events = _spike_events(data, pop, num_steps, dt)
@@ -52,6 +53,13 @@ class InputFeeder:
         if self.graded:
             batch = self.data[indices] if not _contiguous(indices) else \
                 self.data[indices[0]:indices[-1] + 1]
+            if self.augment is not None:
+                augmentation, rng = self.augment
+                batch = np.ascontiguousarray(augmentation(batch, rng), dtype=batch.dtype)
+                if batch.shape != (len(indices),) + self.data.shape[1:]:
+                    raise DataError(f"input '{self.name}': the augmentation returned shape "
+                                    f"{batch.shape}, expected "
+                                    f"{(len(indices),) + self.data.shape[1:]}")
             target.extra_global_params["values"].set_init_values(batch.ravel())
         else:
             # Another data set (e.g. the validation set) may have bound its own spike times

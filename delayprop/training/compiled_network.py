@@ -294,15 +294,19 @@ class CompiledTrainingNetwork:
     # ------------------------------------------------------------------ public API
     def train(self, x: dict, y: dict, num_epochs: int, *, shuffle: bool = True,
               validation_x: dict | None = None, validation_y: dict | None = None,
-              callbacks: list[Callback] | None = None) -> list[dict]:
+              callbacks: list[Callback] | None = None,
+              augment: dict | None = None) -> list[dict]:
         """Train for ``num_epochs`` more epochs; return the per-epoch metrics.
 
         ``x`` maps each input population to its data, ``y`` the readout to labels. The
-        last, partial batch of an epoch is trained too.
+        last, partial batch of an epoch is trained too. ``augment`` maps graded input
+        populations to an augmentation (:mod:`delayprop.training.augment`) applied to
+        each training batch.
         """
         if int(num_epochs) != num_epochs or num_epochs < 0:
             raise ConfigError(f"num_epochs must be a whole number >= 0, got {num_epochs!r}")
         feeders, n = self._feeders(x)
+        self._set_augmentation(feeders, augment or {})
         labels = self._labels(y, n)
         if n == 0:
             raise DataError("the training set is empty")
@@ -349,6 +353,21 @@ class CompiledTrainingNetwork:
             cbs.on_epoch_end(self, self.epoch, metrics)
         cbs.on_train_end(self)
         return self.history
+
+    def _set_augmentation(self, feeders, augment: dict) -> None:
+        by_name = {f.name: f for f in feeders}
+        for pop, augmentation in augment.items():
+            feeder = by_name.get(getattr(pop, "name", None))
+            if feeder is None:
+                raise ConfigError(f"augment: {pop!r} is not an input population of this "
+                                  f"network")
+            if not feeder.graded:
+                raise ConfigError(f"augment: input '{feeder.name}' takes spikes; "
+                                  f"augmentations apply to graded inputs only")
+            if not callable(augmentation):
+                raise ConfigError(f"augment: {augmentation!r} for '{feeder.name}' is not "
+                                  f"callable")
+            feeder.augment = (augmentation, self.rng)
 
     def evaluate(self, x: dict, y: dict) -> dict:
         """Mean loss and accuracy on a data set (no learning)."""

@@ -68,6 +68,8 @@ class ExperimentConfig:
     rewiring: dict = field(default_factory=dict)   # see delayprop.training.rewiring
     hardware: str | None = None          # export profile whose limits training obeys
     encode: str | None = None            # 'sigma_delta': RawHD values -> spikes
+    augment_shift: int = 0               # training batches moved by up to +-N channels
+    augment_time_shift: int = 0          # ... and by up to +-N steps (graded data only)
 
     def __post_init__(self):
         if self.data not in DATASETS:
@@ -85,6 +87,14 @@ class ExperimentConfig:
             raise ConfigError(f"encode must be 'sigma_delta' or unset, got {self.encode!r}")
         if self.encode and self.data != "rawhd":
             raise ConfigError("encode applies to graded data (rawhd) only")
+        for name in ("augment_shift", "augment_time_shift"):
+            value = getattr(self, name)
+            if int(value) != value or value < 0:
+                raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+        if (self.augment_shift or self.augment_time_shift) and \
+                (self.data != "rawhd" or self.encode):
+            raise ConfigError("augmentation applies to graded inputs (rawhd without "
+                              "--encode) only")
 
     @classmethod
     def from_toml(cls, path) -> "ExperimentConfig":
@@ -172,6 +182,14 @@ def _compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch):
                              backend=cfg.backend, seed=cfg.seed, rewiring=rewiring)
 
 
+def _augmentation(cfg: ExperimentConfig, inp) -> dict:
+    from delayprop.training.augment import ChannelShift, Compose, TimeShift
+    parts = [aug for aug, n in ((ChannelShift(cfg.augment_shift), cfg.augment_shift),
+                                (TimeShift(cfg.augment_time_shift), cfg.augment_time_shift))
+             if n]
+    return {inp: Compose(*parts)} if parts else {}
+
+
 def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: bool = False,
                    command: str | None = None) -> dict:
     """Train as configured, writing the run directory; return the summary."""
@@ -185,6 +203,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
                           f"choose another --out")
     if resume and (out_dir / "config.json").exists():
         saved = json.loads((out_dir / "config.json").read_text())["config"]
+        saved = ExperimentConfig(**saved).to_json()     # settings added since: defaults
         if {k: v for k, v in saved.items() if k != "epochs"} != \
                 {k: v for k, v in cfg.to_json().items() if k != "epochs"}:
             raise ConfigError(f"{out_dir} was made with another configuration; --resume "
@@ -218,6 +237,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     if remaining > 0:
         net.train({inp: x_train}, {out: y_train}, remaining,
                   validation_x={inp: x_test}, validation_y={out: test.y},
+                  augment=_augmentation(cfg, inp),
                   callbacks=[ProgressBar(disable=True if quiet else None),
                              CSVLogger(out_dir / "metrics.csv"), Checkpoint(out_dir)])
     final = net.evaluate({inp: x_test}, {out: test.y})

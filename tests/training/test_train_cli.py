@@ -112,3 +112,20 @@ def test_curves_plots_runs_side_by_side(tmp_path, capsys):
     assert main(["curves", str(out), str(out), "--labels", "a", "b", "--out", str(png)]) == 0
     assert png.stat().st_size > 10_000
     assert main(["curves", str(tmp_path / "nothing"), "--out", str(png)]) == 1
+
+
+def test_augmentation_options_reach_the_run_and_old_runs_still_resume(tmp_path):
+    out = tmp_path / "shifted"
+    assert train(out, "--epochs", "1", "--augment-shift", "2", "--augment-time-shift",
+                 "3") == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert (config["augment_shift"], config["augment_time_shift"]) == (2, 3)
+    # a run made before the setting existed has no such key; it resumes with the default
+    plain = tmp_path / "plain"
+    assert train(plain, "--epochs", "1") == 0
+    saved = json.loads((plain / "config.json").read_text())
+    for key in ("augment_shift", "augment_time_shift"):
+        del saved["config"][key]
+    (plain / "config.json").write_text(json.dumps(saved))
+    assert train(plain, "--epochs", "2", "--resume") == 0
+    assert train(plain, "--epochs", "3", "--resume", "--augment-shift", "1") == 1
