@@ -192,7 +192,7 @@ def save_graph(path: str | os.PathLike, graph: NetworkGraph) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+            np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
