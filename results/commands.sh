@@ -35,3 +35,32 @@ done
 delayprop --quiet ablation --data rawhd --epochs 10 --seeds 2 --hidden 256 --max-delay 25 \
     --weight-sd 0.1 --out results/ablation
 
+
+# issue 8: export the SpiNNaker-trained network (16-bit weights, delays in ticks) and
+# validate it on the whole test set: delayprop's engine vs Brian2 re-simulation of the export
+delayprop export results/rawhd_spinnaker --target spinnaker --out results/export_spinnaker \
+    --validate-split test
+delayprop export results/rawhd_spinnaker --target nir --out results/export_nir \
+    --validate-split test --limit 256
+
+# figures and analyses (issue 5, 6, 7)
+delayprop curves results/rawhd_dense_delays_try1 results/rawhd_dense_fixed_delays \
+    --labels "learned delays" "fixed delays" --title "RawHD, dense 40-256-20, max delay 25" \
+    --out results/figures/curves_dense.png
+delayprop curves results/rawhd_sparse_rigl results/rawhd_sparse_random \
+    results/rawhd_sparse_rigl_gradient_delay \
+    --labels "RigL, keep delays" "random growth" "RigL, gradient delays" \
+    --title "RawHD, 87.5% sparse, Dale's law, fan-in <= 10, learned delays" \
+    --out results/figures/curves_sparse.png
+delayprop --quiet data show rawhd --index 5 --split test --out results/figures/rawhd_test_5.png
+delayprop --quiet analyse results/rawhd_dense_delays_try1 results/rawhd_dense_delays_seed2 \
+    results/rawhd_dense_delays_seed3 --out results/analysis_dense
+delayprop --quiet analyse results/rawhd_sparse_rigl results/rawhd_sparse_rigl_seed2 \
+    results/rawhd_sparse_rigl_seed3 --out results/analysis_sparse
+delayprop --quiet analyse \
+    --group fixed results/ablation/fixed_structure_fixed_delays/keep0.125/seed* \
+    --group learned results/ablation/learned_structure_learned_delays/keep0.125/seed* \
+    --out results/analysis_fixed_vs_learned
+
+# issue 5, a gentler delay learning rate (delays drift to the bounds 0 and 24 with 0.5)
+run rawhd_dense_delays_dlr0.05 $COMMON --weight-sd 0.2 --seed 1 --delay-lr 0.05
