@@ -361,8 +361,11 @@ def dormant_gradients(net, conn, n: int, max_delay: int, dense: bool | None = No
 
         G[d, i, j] = -tau_s / n  sum_(b, k) x_b,i(k) lambda_I,b,j(k + 1 + d)
 
-    Sparse inputs go event by event (a sparse-times-dense product per lag); dense ones
-    (e.g. mel spectrograms) as one matrix product per lag.
+    Sparse inputs (spikes) go in one sparse-times-dense product: each event (b, k, i)
+    becomes D entries of a [pre * D, instances * (T + D)] matrix, at row (i, d) and
+    column (b, k + 1 + d), against lambda_I padded with D zero steps per instance (what
+    would arrive after the trial adds nothing). Dense inputs (mel spectrograms) go as one
+    matrix product per lag.
     """
     from scipy import sparse
     rt = net.runtime
@@ -371,26 +374,29 @@ def dormant_gradients(net, conn, n: int, max_delay: int, dense: bool | None = No
     num_pre = net.model.neuron_populations[src].size
     inst, step, ids, values = tape_events(net, src, n)
     rt.pull(f"{tgt}_trace_LambdaI")
-    lam = rt.arrays[f"{tgt}_trace_LambdaI"][:n].reshape(n * T, -1)        # [n*T, N]
-    out = np.zeros((max_delay, num_pre, lam.shape[1]))
+    lam = rt.arrays[f"{tgt}_trace_LambdaI"][:n]                             # [n, T, N]
+    num_post = lam.shape[-1]
     scale = -conn.synapse.tau / n
     if dense is None:
         dense = len(ids) > 0.25 * n * T * num_pre
-    if dense:
-        x = np.zeros((n, T, num_pre), lam.dtype)
-        x[inst, step, ids] = values
+    if not dense:
+        D, lags = max_delay, np.arange(max_delay)
+        padded = np.zeros((n, T + D, num_post), lam.dtype)
+        padded[:, :T] = lam
+        rows = (ids[:, None] * D + lags).ravel()
+        cols = ((inst * (T + D) + step)[:, None] + 1 + lags).ravel()
+        spread = sparse.csr_matrix((np.repeat(values, D), (rows, cols)),
+                                   shape=(num_pre * D, n * (T + D)))
+        out = spread @ padded.reshape(-1, num_post)                          # [pre*D, N]
+        return scale * out.reshape(num_pre, D, num_post).transpose(1, 0, 2)
+    out = np.zeros((max_delay, num_pre, num_post))
+    x = np.zeros((n, T, num_pre), lam.dtype)
+    x[inst, step, ids] = values
     for d in range(min(max_delay, T - 1)):
         lag = d + 1
-        if dense:
-            xs = x[:, :T - lag].reshape(-1, num_pre)
-            ls = lam.reshape(n, T, -1)[:, lag:].reshape(-1, lam.shape[1])
-            out[d] = scale * (xs.T @ ls)
-        else:
-            ok = step + lag < T
-            rows = inst[ok] * T + step[ok] + lag
-            pick = sparse.csr_matrix((values[ok], (ids[ok], np.arange(ok.sum()))),
-                                     shape=(num_pre, int(ok.sum())))
-            out[d] = scale * (pick @ lam[rows])
+        xs = x[:, :T - lag].reshape(-1, num_pre)
+        ls = lam[:, lag:].reshape(-1, num_post)
+        out[d] = scale * (xs.T @ ls)
     return out
 
 
