@@ -328,8 +328,10 @@ class RewiredConnection:
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict:
         out = {"active": self.active, "sign": self.sign, "theta": self.theta,
-               "delay": self.delay, "probe": self.probe,
+               "delay": self.delay,
                "counters": np.array([self.probe_batches, self.batches_since])}
+        if self.probe_batches:     # all zeros right after a rewiring: not worth 2 MB
+            out["probe"] = self.probe
         for prefix, st in (("theta_state", self.theta_state), ("delay_state", self.delay_state)):
             for key, value in (st or {}).items():
                 out[f"{prefix}.{key}"] = np.asarray(value)
@@ -338,7 +340,8 @@ class RewiredConnection:
     def restore(self, state: dict) -> None:
         self.active = state["active"].astype(bool)
         self.sign, self.theta = state["sign"].copy(), state["theta"].copy()
-        self.delay, self.probe = state["delay"].copy(), state["probe"].copy()
+        self.delay = state["delay"].copy()
+        self.probe[...] = state["probe"] if "probe" in state else 0.0
         self.probe_batches, self.batches_since = (int(v) for v in state["counters"])
         for prefix, st in (("theta_state", self.theta_state), ("delay_state", self.delay_state)):
             for key in list(st or {}):

@@ -207,13 +207,17 @@ def test_rigl_grows_exactly_the_k_most_negative():
     net.close()
 
 
-def test_rewired_run_resumes_exactly_from_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("rewiring", [
+    DeepR(fan_in=3, l1=0.02, regrow_delay="random"),
+    # every 3 of 4 batches per epoch: the checkpoint falls inside a probe window
+    RigL(fan_in=3, l1=0.02, regrow_delay="gradient", every_batches=3)], ids=["deepr", "rigl"])
+def test_rewired_run_resumes_exactly_from_a_checkpoint(rewiring, tmp_path):
     x, y = task()
-    rewiring = DeepR(fan_in=3, l1=0.02, regrow_delay="random")
     straight, inp, out = build(rewiring, seed=2, lr=0.05)
     straight.train({inp: x}, {out: y}, 4)
     first, inp1, out1 = build(rewiring, seed=2, lr=0.05)
     first.train({inp1: x}, {out1: y}, 2)
+    assert (first.rewired["ih"].probe_batches > 0) == rewiring.needs_probe
     save_checkpoint(tmp_path / "c.npz", first)
     first.close()
     resumed, inp2, out2 = build(rewiring, seed=2, lr=0.05)
