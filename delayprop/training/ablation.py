@@ -143,6 +143,9 @@ def plot_ablation(table: list[dict], path, epochs=None) -> Path:
         ax.errorbar(x, y, yerr=e, color=colour, marker=marker, ls=line, capsize=3,
                     label=model.replace("_", " "))
     ax.set_xscale("log", base=2)
+    present = sorted({r["active_fraction"] * 100 for r in table}, reverse=True)
+    ax.set_xticks(present, [f"{p:g}" for p in present])
+    ax.minorticks_off()
     ax.invert_xaxis()
     ax.set(xlabel="input->hidden synapses present (%)", ylabel="test accuracy (%)")
     seeds = max(r["seeds"] for r in table)
