@@ -39,6 +39,8 @@ run rawhd_dense_delays_shift2 $AUG --seed 1
 run rawhd_dense_delays_shift2_seed2 $AUG --seed 2
 run rawhd_dense_delays_shift2_seed3 $AUG --seed 3
 run rawhd_dense_fixed_delays_shift2 $AUG --seed 1 --no-delay-learning
+# ... and with a ring twice as long (delays pile at the bounds 0 and 24 with D = 25)
+run rawhd_dense_delays_shift2_d50 ${AUG/--max-delay 25/--max-delay 50} --seed 1
 
 # issue 7: the Figure 3 ablation (reduced: 10 epochs instead of the paper's training
 # length; 3 seeds; the command runs any size)
