@@ -4,10 +4,9 @@ Definitions follow Mészáros, Knight & Nowotny (2024), section 3; see README.md
 folder for the formulas and the ``delayprop analyse`` command.
 """
 
-import importlib
+from delayprop._lazy import lazy_exports
 
-# Public names, imported on first use: keeps `import delayprop.<package>` (and the
-# command line, which imports every package) free of matplotlib/scipy start-up costs.
+# public name -> (module, attribute), imported on first use
 _LAZY = {
     'MoransComparison': ('delayprop.analysis._compare', 'MoransComparison'),
     'compare_morans': ('delayprop.analysis._compare', 'compare_morans'),
@@ -29,15 +28,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    try:
-        module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

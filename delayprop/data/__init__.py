@@ -12,10 +12,9 @@ labels), ``num_channels``, ``num_steps``, ``num_classes``, ``class_names``, ``dt
 Where the data comes from and how to point at it: ``delayprop/data/README.md``.
 """
 
-import importlib
+from delayprop._lazy import lazy_exports
 
-# Public names, imported on first use: keeps `import delayprop.<package>` (and the
-# command line, which imports every package) free of matplotlib/scipy start-up costs.
+# public name -> (module, attribute), imported on first use
 _LAZY = {
     'RawHDConfig': ('delayprop.data._config', 'RawHDConfig'),
     'sigma_delta_spikes': ('delayprop.data._encode', 'sigma_delta_spikes'),
@@ -40,15 +39,4 @@ __all__ = ["DATASETS", "HD_CLASS_NAMES", "SPIKE_DTYPE", "RawHD", "RawHDConfig", 
            "parse_label", "plot_sample", "sigma_delta_spikes"]
 
 
-def __getattr__(name):
-    try:
-        module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -4,21 +4,12 @@ Importing this package never imports Brian2: names are loaded on first use.
 """
 from __future__ import annotations
 
-import importlib
+from delayprop._lazy import lazy_exports
 
 __all__ = ["Brian2Result", "simulate_brian2", "ExactResult", "FiniteDifferenceError",
            "simulate_exact", "exact_loss", "finite_difference", "loss_from_samples",
            "readout_logits"]
 
-_LAZY = {"Brian2Result": ".brian2_sim", "simulate_brian2": ".brian2_sim",
-         **{name: ".exact" for name in __all__[2:]}}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+_LAZY = {name: (f"{__name__}.{'brian2_sim' if name in __all__[:2] else 'exact'}", name)
+         for name in __all__}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
