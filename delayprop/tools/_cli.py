@@ -74,10 +74,7 @@ def _bench(args) -> int:
 
 def _build(args) -> int:
     from delayprop.training.experiment import ExperimentConfig, _compiler, build_network
-    config = Path(args.run) / "config.json"
-    if not config.exists():
-        raise ConfigError(f"{config} not found: give a run directory made by delayprop train")
-    cfg = ExperimentConfig(**json.loads(config.read_text())["config"])
+    cfg = ExperimentConfig.from_run(args.run)
     graded = cfg.data == "rawhd" and not cfg.encode
     inputs = {"rawhd": 40, "shd": 700, "ssc": 700}[cfg.data]
     classes = {"rawhd": 20, "shd": 20, "ssc": 35}[cfg.data]

@@ -55,11 +55,11 @@ class InputFeeder:
                 self.data[indices[0]:indices[-1] + 1]
             if self.augment is not None:
                 augmentation, rng = self.augment
+                expected = batch.shape
                 batch = np.ascontiguousarray(augmentation(batch, rng), dtype=batch.dtype)
-                if batch.shape != (len(indices),) + self.data.shape[1:]:
+                if batch.shape != expected:
                     raise DataError(f"input '{self.name}': the augmentation returned shape "
-                                    f"{batch.shape}, expected "
-                                    f"{(len(indices),) + self.data.shape[1:]}")
+                                    f"{batch.shape}, expected {expected}")
             target.extra_global_params["values"].set_init_values(batch.ravel())
         else:
             # Another data set (e.g. the validation set) may have bound its own spike times

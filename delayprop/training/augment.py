@@ -25,23 +25,18 @@ def _shift_along(batch: np.ndarray, shifts: np.ndarray, axis: int) -> np.ndarray
     """Each sample i moved by ``shifts[i]`` positions along ``axis`` (1: time, 2:
     channels); what moves in from outside is 0, what moves out is lost."""
     out = np.zeros_like(batch)
-    size = batch.shape[axis]
+    # views with the shifted axis second, so one slicing serves every axis
+    source, target = np.moveaxis(batch, axis, 1), np.moveaxis(out, axis, 1)
+    size = source.shape[1]
     for i, s in enumerate(shifts):
         s = int(s)
-        if abs(s) >= size:
-            continue
-        src = slice(max(-s, 0), size - max(s, 0))
-        dst = slice(max(s, 0), size - max(-s, 0))
-        if axis == 1:
-            out[i, dst] = batch[i, src]
-        else:
-            out[i, :, dst] = batch[i, :, src]
+        if abs(s) < size:
+            target[i, max(s, 0):size + min(s, 0)] = source[i, max(-s, 0):size - max(s, 0)]
     return out
 
 
 class _Shift(Augmentation):
-    axis = 0
-    what = ""
+    axis: int                  # 1: time, 2: channels
 
     def __init__(self, max_shift: int):
         if int(max_shift) != max_shift or max_shift < 0:

@@ -103,10 +103,27 @@ class ExperimentConfig:
                 values = tomllib.load(f)
         except (OSError, tomllib.TOMLDecodeError) as err:
             raise ConfigError(f"cannot read config {path}: {err}") from err
+        return cls._from_values(values, path)
+
+    @classmethod
+    def from_run(cls, run_dir) -> "ExperimentConfig":
+        """The configuration a run directory was trained with (its config.json); settings
+        added to delayprop since then take their defaults."""
+        path = Path(run_dir) / "config.json"
+        if not path.is_file():
+            raise ConfigError(f"{path} not found: give a run directory made by delayprop train")
+        try:
+            values = json.loads(path.read_text())["config"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigError(f"cannot read {path}: {err!r}") from err
+        return cls._from_values(values, path)
+
+    @classmethod
+    def _from_values(cls, values: dict, where) -> "ExperimentConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"{path}: unknown settings {unknown}; known: {sorted(known)}")
+            raise ConfigError(f"{where}: unknown settings {unknown}; known: {sorted(known)}")
         return cls(**values)
 
     def replace(self, **changes) -> "ExperimentConfig":
@@ -184,9 +201,11 @@ def _compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch):
 
 def _augmentation(cfg: ExperimentConfig, inp) -> dict:
     from delayprop.training.augment import ChannelShift, Compose, TimeShift
-    parts = [aug for aug, n in ((ChannelShift(cfg.augment_shift), cfg.augment_shift),
-                                (TimeShift(cfg.augment_time_shift), cfg.augment_time_shift))
-             if n]
+    parts = []
+    if cfg.augment_shift:
+        parts.append(ChannelShift(cfg.augment_shift))
+    if cfg.augment_time_shift:
+        parts.append(TimeShift(cfg.augment_time_shift))
     return {inp: Compose(*parts)} if parts else {}
 
 
@@ -202,8 +221,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
         raise ConfigError(f"{out_dir} already holds a run; use --resume to continue it or "
                           f"choose another --out")
     if resume and (out_dir / "config.json").exists():
-        saved = json.loads((out_dir / "config.json").read_text())["config"]
-        saved = ExperimentConfig(**saved).to_json()     # settings added since: defaults
+        saved = ExperimentConfig.from_run(out_dir).to_json()
         if {k: v for k, v in saved.items() if k != "epochs"} != \
                 {k: v for k, v in cfg.to_json().items() if k != "epochs"}:
             raise ConfigError(f"{out_dir} was made with another configuration; --resume "
@@ -262,11 +280,10 @@ def evaluate_run(run_dir, split: str = "test", data_path: str | None = None) -> 
     from delayprop.data import load_dataset, sigma_delta_spikes
     from delayprop.training.checkpoint import load_checkpoint
     run_dir = Path(run_dir)
-    config, ckpt = run_dir / "config.json", run_dir / "checkpoint.npz"
-    for path in (config, ckpt):
-        if not path.exists():
-            raise ConfigError(f"{path} not found: give a run directory made by delayprop train")
-    cfg = ExperimentConfig(**json.loads(config.read_text())["config"])
+    cfg = ExperimentConfig.from_run(run_dir)
+    ckpt = run_dir / "checkpoint.npz"
+    if not ckpt.exists():
+        raise ConfigError(f"{ckpt} not found: give a run directory made by delayprop train")
     if data_path:
         cfg = cfg.replace(data_path=data_path)
     data = load_dataset(cfg.data, split, path=cfg.data_path)

@@ -93,6 +93,15 @@ def test_evaluate_reproduces_the_final_test_accuracy(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["accuracy"] == summary["test_accuracy"] and result["epoch"] == 1
     assert main(["evaluate", str(tmp_path / "missing")]) == 1
+    # a config.json from elsewhere: named settings, not a TypeError from the dataclass
+    config = json.loads((out / "config.json").read_text())
+    config["config"]["dropout"] = 0.1
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["evaluate", str(out)]) == 1
+    assert "unknown settings ['dropout']" in capsys.readouterr().err
+    (out / "config.json").write_text("{not json")
+    assert main(["evaluate", str(out)]) == 1
+    assert "cannot read" in capsys.readouterr().err
 
 
 def test_every_rewiring_option_reaches_the_run(tmp_path):
