@@ -19,6 +19,7 @@ Dendritic ring of a synapse group (per batch instance), D = max_dendritic_delay_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
 import numpy as np
@@ -26,7 +27,7 @@ import numpy as np
 from delayprop.compile.spec import NetworkSpec, SynapseMatrixType
 from delayprop.genn_models.spec import VarAccess
 
-__all__ = ["ArraySpec", "RuntimeSizes", "RT_FIELDS", "rt_fields", "array_layout",
+__all__ = ["ArrayRole", "ArraySpec", "RuntimeSizes", "RT_FIELDS", "rt_fields", "array_layout",
            "NUMPY_TYPES", "c_type"]
 
 #: Slots of the ``dp_rt`` int64 array shared by Python and the generated code; see
@@ -59,6 +60,32 @@ def c_type(vtype: str, precision: str) -> str:
     return precision if vtype == "scalar" else vtype
 
 
+class ArrayRole(str, Enum):
+    """What an array is for; the runtime and training select arrays by role."""
+    RT = "rt"                          # dp_rt: run-time integers shared with the code
+    VAR = "var"                        # a neuron / current-source model variable
+    INIT = "init"                      # initial values of a VAR (copied at reset)
+    EGP = "egp"                        # an extra global parameter
+    SPIKE = "spike"                    # spike counts and indices of the last step
+    SCRATCH = "scratch"                # per-step temporaries (spike flags, tape staging)
+    RECORD = "record"                  # spike recording bits
+    INSYN = "insyn"                    # a group's input current
+    RING = "ring"                      # a group's dendritic delay ring
+    PSVAR = "psvar"                    # a postsynaptic model variable
+    PSINIT = "psinit"                  # initial values of a PSVAR
+    CONN = "conn"                      # sparse connectivity (rowLength, ind)
+    WUVAR = "wuvar"                    # a weight update model variable
+    ADJOINT = "adjoint"                # an adjoint neuron variable
+    ADJOINT_RING = "adjoint_ring"      # delayed reads of a target's adjoint variables
+    ADJOINT_WUVAR = "adjoint_wuvar"    # an adjoint synapse variable (gradients)
+    TAPE = "tape"                      # forward events replayed backward
+    TRACE = "trace"                    # an adjoint variable at every step (RigL)
+    LOSS = "loss"                      # labels and per-instance loss
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class RuntimeSizes:
     """Sizes that may change after the code is built."""
@@ -74,7 +101,7 @@ class ArraySpec:
     ctype: str                     # C element type (precision already resolved)
     shape: Callable[[RuntimeSizes], tuple[int, ...]]
     owner: str                     # population / group / current source name, or ""
-    role: str                      # var, init, spike, record, ring, insyn, conn, egp, ...
+    role: ArrayRole
     var: str = ""                  # model variable / EGP name where role is var/egp
     zero_on_reset: bool = False    # cleared at the start of every trial
 
@@ -91,20 +118,20 @@ def array_layout(spec: NetworkSpec) -> list[ArraySpec]:
     """All arrays of ``spec`` in binding order (``dp_rt`` is always first)."""
     prec = spec.precision.value
     B = spec.batch_size
-    out = [ArraySpec("dp_rt", "int64_t", _const(len(rt_fields(spec))), "", "rt")]
+    out = [ArraySpec("dp_rt", "int64_t", _const(len(rt_fields(spec))), "", ArrayRole.RT)]
     for pop in spec.populations:
         out += _population_arrays(spec, pop, prec, B)
     for cs in spec.current_sources:
         n = spec.population(cs.target).size
         for v in cs.model.vars:
             out.append(ArraySpec(f"{cs.name}_{v.name}", c_type(v.type, prec), _const(B, n),
-                                 cs.name, "var", v.name))
+                                 cs.name, ArrayRole.VAR, v.name))
         out += _egps(cs.name, cs.model, prec)
     for sg in spec.synapse_groups:
         out += _group_arrays(spec, sg, prec, B)
     if spec.training is not None:
-        out.append(ArraySpec("dp_labels", "int32_t", _const(B), "", "loss"))
-        out.append(ArraySpec("dp_loss", prec, _const(B), "", "loss"))
+        out.append(ArraySpec("dp_labels", "int32_t", _const(B), "", ArrayRole.LOSS))
+        out.append(ArraySpec("dp_loss", prec, _const(B), "", ArrayRole.LOSS))
     return out
 
 
@@ -114,7 +141,7 @@ def _egps(owner, model, prec) -> list[ArraySpec]:
         ctype = c_type(etype.rstrip("*").strip(), prec)
         # Arrays are sized by the user; scalars are one-element arrays read as egp[0].
         shape = (lambda rs: (0,)) if etype.endswith("*") else _const(1)
-        out.append(ArraySpec(f"{owner}_{name}", ctype, shape, owner, "egp", name))
+        out.append(ArraySpec(f"{owner}_{name}", ctype, shape, owner, ArrayRole.EGP, name))
     return out
 
 
@@ -123,22 +150,22 @@ def _population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
     out = []
     for v in pop.model.vars:
         ct = c_type(v.type, prec)
-        out.append(ArraySpec(f"{pop.name}_{v.name}", ct, _const(B, n), pop.name, "var",
+        out.append(ArraySpec(f"{pop.name}_{v.name}", ct, _const(B, n), pop.name, ArrayRole.VAR,
                              v.name))
         out.append(ArraySpec(f"{pop.name}_{v.name}_init", ct, _const(B, n), pop.name,
-                             "init", v.name))
+                             ArrayRole.INIT, v.name))
     out += _egps(pop.name, pop.model, prec)
     if pop.model.spikes:
-        out.append(ArraySpec(f"{pop.name}_spkCnt", "uint32_t", _const(B), pop.name, "spike",
+        out.append(ArraySpec(f"{pop.name}_spkCnt", "uint32_t", _const(B), pop.name, ArrayRole.SPIKE,
                              zero_on_reset=True))
         out.append(ArraySpec(f"{pop.name}_spk", "uint32_t", _const(B, max(n, 1)), pop.name,
-                             "spike"))
+                             ArrayRole.SPIKE))
         out.append(ArraySpec(f"{pop.name}_spiked", "uint8_t", _const(B, padded8(n)),
-                             pop.name, "scratch"))
+                             pop.name, ArrayRole.SCRATCH))
     if pop.record_spikes:
         words = (n + 31) // 32
         out.append(ArraySpec(f"{pop.name}_recSpk", "uint32_t",
-                             lambda rs, w=words: (B, rs.rec_steps, w), pop.name, "record"))
+                             lambda rs, w=words: (B, rs.rec_steps, w), pop.name, ArrayRole.RECORD))
     if spec.training is not None:
         out += _training_population_arrays(spec, pop, prec, B)
     return out
@@ -151,31 +178,31 @@ def _training_population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
     if pop.adjoint is not None:
         for v in pop.adjoint.vars:
             out.append(ArraySpec(f"{pop.name}_{v.name}", c_type(v.type, prec), _const(B, n),
-                                 pop.name, "adjoint", v.name, zero_on_reset=True))
-        out.append(ArraySpec(f"{pop.name}_RevISyn", prec, _const(B, n), pop.name, "adjoint",
+                                 pop.name, ArrayRole.ADJOINT, v.name, zero_on_reset=True))
+        out.append(ArraySpec(f"{pop.name}_RevISyn", prec, _const(B, n), pop.name, ArrayRole.ADJOINT,
                              "RevISyn", zero_on_reset=True))
         out += _egps(pop.name, pop.adjoint, prec)
         for var, depth in delayed_ring_size(spec, pop.name).items():
             out.append(ArraySpec(f"{pop.name}_ring_{var}", prec, _const(B, depth, n),
-                                 pop.name, "adjoint_ring", var, zero_on_reset=True))
+                                 pop.name, ArrayRole.ADJOINT_RING, var, zero_on_reset=True))
     if pop.name in taped_populations(spec):
         name = pop.name
         out.append(ArraySpec(f"{name}_tapeId", "uint32_t",
-                             lambda rs, p=name: (B, rs.tape_capacity[p]), name, "tape"))
+                             lambda rs, p=name: (B, rs.tape_capacity[p]), name, ArrayRole.TAPE))
         for tv, ttype, _ in taped_populations(spec)[name]:
             out.append(ArraySpec(f"{name}_tape_{tv}", c_type(ttype, prec),
-                                 lambda rs, p=name: (B, rs.tape_capacity[p]), name, "tape",
+                                 lambda rs, p=name: (B, rs.tape_capacity[p]), name, ArrayRole.TAPE,
                                  tv))
             out.append(ArraySpec(f"{name}_tapeTmp_{tv}", c_type(ttype, prec), _const(B, n),
-                                 name, "scratch", tv))
+                                 name, ArrayRole.SCRATCH, tv))
         out.append(ArraySpec(f"{name}_tapeStart", "uint32_t", _const(B, T + 1), name,
-                             "tape"))
-        out.append(ArraySpec(f"{name}_tapeCount", "uint32_t", _const(B), name, "tape",
+                             ArrayRole.TAPE))
+        out.append(ArraySpec(f"{name}_tapeCount", "uint32_t", _const(B), name, ArrayRole.TAPE,
                              zero_on_reset=True))
     for pv, av in spec.training.trace_vars:
         if pv == pop.name:
             out.append(ArraySpec(f"{pop.name}_trace_{av}", prec, _const(B, T, n), pop.name,
-                                 "trace", av))
+                                 ArrayRole.TRACE, av))
     return out
 
 
@@ -184,21 +211,21 @@ def _group_arrays(spec, sg, prec, B) -> list[ArraySpec]:
     n_post = spec.population(sg.target).size
     D = sg.max_dendritic_delay_timesteps
     name = sg.name
-    out = [ArraySpec(f"{name}_inSyn", prec, _const(B, n_post), name, "insyn",
+    out = [ArraySpec(f"{name}_inSyn", prec, _const(B, n_post), name, ArrayRole.INSYN,
                      zero_on_reset=True),
            # D slots and one more: events with an out-of-range delay land in slot D,
            # never read, so a bad delay cannot write outside the ring (runtime reports it)
-           ArraySpec(f"{name}_den", prec, _const(B, D + 1, n_post), name, "ring",
+           ArraySpec(f"{name}_den", prec, _const(B, D + 1, n_post), name, ArrayRole.RING,
                      zero_on_reset=True)]
     for v in sg.ps_model.vars:
         out.append(ArraySpec(f"{name}_{v.name}", c_type(v.type, prec), _const(B, n_post),
-                             name, "psvar", v.name))
+                             name, ArrayRole.PSVAR, v.name))
         out.append(ArraySpec(f"{name}_{v.name}_init", c_type(v.type, prec),
-                             _const(B, n_post), name, "psinit", v.name))
+                             _const(B, n_post), name, ArrayRole.PSINIT, v.name))
     if sg.matrix_type is SynapseMatrixType.SPARSE:
-        out.append(ArraySpec(f"{name}_rowLength", "uint32_t", _const(n_pre), name, "conn"))
+        out.append(ArraySpec(f"{name}_rowLength", "uint32_t", _const(n_pre), name, ArrayRole.CONN))
         out.append(ArraySpec(f"{name}_ind", "uint32_t",
-                             lambda rs, g=name: (n_pre * rs.max_row_length[g],), name, "conn"))
+                             lambda rs, g=name: (n_pre * rs.max_row_length[g],), name, ArrayRole.CONN))
 
         def syn_shape(rs, g=name):
             return (n_pre * rs.max_row_length[g],)
@@ -216,7 +243,7 @@ def _group_arrays(spec, sg, prec, B) -> list[ArraySpec]:
             shape = (lambda rs, s=syn_shape: (B,) + s(rs))
         else:
             shape = syn_shape
-        role = "wuvar" if v in sg.wu_model.vars else "adjoint_wuvar"
+        role = ArrayRole.WUVAR if v in sg.wu_model.vars else ArrayRole.ADJOINT_WUVAR
         out.append(ArraySpec(f"{name}_{v.name}", ct, shape, name, role, v.name))
     out += _egps(name, sg.wu_model, prec)
     return out
