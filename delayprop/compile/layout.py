@@ -18,17 +18,19 @@ Dendritic ring of a synapse group (per batch instance), D = max_dendritic_delay_
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable
 
 import numpy as np
 
 from delayprop.compile.spec import NetworkSpec, SynapseMatrixType
+from delayprop.errors import CodeGenerationError
 from delayprop.genn_models.spec import VarAccess
 
-__all__ = ["ArrayRole", "ArraySpec", "RuntimeSizes", "RT_FIELDS", "rt_fields", "array_layout",
-           "NUMPY_TYPES", "c_type"]
+__all__ = ["ArrayRole", "ArraySpec", "Layout", "RtDim", "RuntimeSizes", "RT_FIELDS",
+           "rt_fields", "array_layout", "NUMPY_TYPES", "c_type", "INSTANCE", "THREAD",
+           "SHARED"]
 
 #: Slots of the ``dp_rt`` int64 array shared by Python and the generated code; see
 #: :func:`rt_fields` for the per-group and per-population slots that follow them.
@@ -94,78 +96,207 @@ class RuntimeSizes:
     tape_capacity: dict[str, int] = field(default_factory=dict)    # per taped population
     num_threads: int = 1
 
+    def value(self, rt_field: str) -> int:
+        """The size behind a ``dp_rt`` slot name (``max_row_length.<group>`` ...)."""
+        kind, _, owner = rt_field.partition(".")
+        if kind in ("max_row_length", "tape_capacity"):
+            return getattr(self, kind)[owner]
+        return getattr(self, kind)
+
+
+@dataclass(frozen=True)
+class RtDim:
+    """A dimension known only at run time: ``scale`` times the ``dp_rt`` slot ``field``
+    (the generated code reads the slot; numpy takes the value from :class:`RuntimeSizes`)."""
+    field: str
+    scale: int = 1
+
+    def size(self, rs: RuntimeSizes) -> int:
+        return self.scale * rs.value(self.field)
+
+    def c_expr(self) -> str:
+        slot = f"dp.dp_rt[DP_RT_{self.field.replace('.', '_')}]"
+        return slot if self.scale == 1 else f"{self.scale} * {slot}"
+
+
+#: What the leading axis of an array is indexed by in the generated code.
+INSTANCE, THREAD, SHARED = "instance", "thread", "shared"
+
 
 @dataclass(frozen=True)
 class ArraySpec:
+    """One generated array: the single description behind the C declaration in
+    ``DPState``, every pointer the generated code takes into it, and its numpy view.
+
+    ``dims`` are whole numbers or :class:`RtDim`; with ``lead`` = INSTANCE (THREAD) the
+    first dimension is the batch instance (the thread's gradient buffer), and a pointer
+    for instance ``b`` starts ``b`` rows of the remaining dimensions in.
+    """
     name: str                      # C field name
     ctype: str                     # C element type (precision already resolved)
-    shape: Callable[[RuntimeSizes], tuple[int, ...]]
+    dims: tuple                    # ints and RtDims
     owner: str                     # population / group / current source name, or ""
     role: ArrayRole
     var: str = ""                  # model variable / EGP name where role is var/egp
     zero_on_reset: bool = False    # cleared at the start of every trial
+    lead: str = SHARED             # INSTANCE, THREAD or SHARED (no per-index rows)
 
     @property
     def dtype(self):
         return NUMPY_TYPES[self.ctype]
 
+    def shape(self, rs: RuntimeSizes) -> tuple[int, ...]:
+        return tuple(d.size(rs) if isinstance(d, RtDim) else int(d) for d in self.dims)
 
-def _const(*shape: int) -> Callable[[RuntimeSizes], tuple[int, ...]]:
-    return lambda rs: tuple(shape)
+    @property
+    def row_dims(self) -> tuple:
+        """The dimensions under one leading index (all of them for a SHARED array)."""
+        return self.dims[1:] if self.lead != SHARED else self.dims
+
+    def row_elements(self) -> int:
+        """Elements under one leading index; only for arrays with static row shapes."""
+        if any(isinstance(d, RtDim) for d in self.row_dims):
+            raise CodeGenerationError(f"array '{self.name}' has a run-time row size")
+        return math.prod(int(d) for d in self.row_dims)
+
+    def row_stride_c(self) -> str:
+        """C expression of the elements under one leading index."""
+        static = math.prod(int(d) for d in self.row_dims if not isinstance(d, RtDim))
+        parts = [d.c_expr() for d in self.row_dims if isinstance(d, RtDim)]
+        if not parts:
+            return str(static)
+        factor = "" if static == 1 else f"{static} * "
+        return "(size_t)" + factor + " * ".join(f"({p})" for p in parts)
+
+    def row_index(self, *indices: str) -> str:
+        """C expression of element ``indices`` (one per row dimension) within a row."""
+        dims = self.row_dims
+        if len(indices) != len(dims):
+            raise CodeGenerationError(f"array '{self.name}' rows have {len(dims)} "
+                                      f"dimensions, got {len(indices)} indices")
+        expr = ""
+        for i, (idx, dim) in enumerate(zip(indices, dims)):
+            if i == 0:
+                expr = f"({idx})"
+            else:
+                size = dim.c_expr() if isinstance(dim, RtDim) else str(dim)
+                expr = f"{expr} * {size} + ({idx})"
+        return expr or "0"
+
+    def element(self, index: str, *row: str) -> str:
+        """C lvalue of element ``row`` of row ``index`` (through ``dp``)."""
+        inner = self.row_index(*row) if row else "0"
+        if self.lead == SHARED:
+            return f"dp.{self.name}[{inner}]"
+        return f"dp.{self.name}[(size_t)({index}) * {self.row_stride_c()} + {inner}]"
+
+    def flat_element(self, index: str, i: str) -> str:
+        """C lvalue of the ``i``-th element of row ``index``, counting in memory order."""
+        if self.lead == SHARED:
+            return f"dp.{self.name}[{i}]"
+        return f"dp.{self.name}[(size_t)({index}) * {self.row_stride_c()} + ({i})]"
+
+    def pointer(self, index: str = "b", *, local: str | None = None, const: bool = False,
+                restrict: bool = True) -> str:
+        """Declaration of a pointer to the row ``index`` of this array (the whole array for
+        SHARED ones), named ``local`` (default: the array's own name)."""
+        local = local or self.name
+        qual = "const " if const else ""
+        rs = " __restrict__" if restrict else ""
+        offset = "" if self.lead == SHARED else f" + (size_t)({index}) * {self.row_stride_c()}"
+        return f"{qual}{self.ctype}*{rs} const {local} = dp.{self.name}{offset};"
 
 
-def array_layout(spec: NetworkSpec) -> list[ArraySpec]:
+class Layout:
+    """Every array of one network, by name; the generated code and the runtime ask it."""
+
+    def __init__(self, arrays: list[ArraySpec]):
+        self.arrays = list(arrays)
+        self.by_name = {a.name: a for a in self.arrays}
+
+    def __getitem__(self, name: str) -> ArraySpec:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise CodeGenerationError(f"the layout has no array '{name}'") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.by_name
+
+    def __iter__(self):
+        return iter(self.arrays)
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    def select(self, owner: str | None = None, *roles: ArrayRole) -> list[ArraySpec]:
+        """Arrays of ``owner`` (any owner if None) with one of ``roles`` (any if none)."""
+        return [a for a in self.arrays if (owner is None or a.owner == owner)
+                and (not roles or a.role in roles)]
+
+    def pointer(self, name: str, index: str = "b", **kwargs) -> str:
+        return self[name].pointer(index, **kwargs)
+
+
+def array_layout(spec: NetworkSpec) -> Layout:
     """All arrays of ``spec`` in binding order (``dp_rt`` is always first)."""
     prec = spec.precision.value
     B = spec.batch_size
-    out = [ArraySpec("dp_rt", "int64_t", _const(len(rt_fields(spec))), "", ArrayRole.RT)]
+    out = [ArraySpec("dp_rt", "int64_t", (len(rt_fields(spec)),), "", ArrayRole.RT)]
     for pop in spec.populations:
         out += _population_arrays(spec, pop, prec, B)
     for cs in spec.current_sources:
         n = spec.population(cs.target).size
         for v in cs.model.vars:
-            out.append(ArraySpec(f"{cs.name}_{v.name}", c_type(v.type, prec), _const(B, n),
-                                 cs.name, ArrayRole.VAR, v.name))
+            out.append(ArraySpec(f"{cs.name}_{v.name}", c_type(v.type, prec), (B, n),
+                                 cs.name, ArrayRole.VAR, v.name, lead=INSTANCE))
         out += _egps(cs.name, cs.model, prec)
     for sg in spec.synapse_groups:
         out += _group_arrays(spec, sg, prec, B)
     if spec.training is not None:
-        out.append(ArraySpec("dp_labels", "int32_t", _const(B), "", ArrayRole.LOSS))
-        out.append(ArraySpec("dp_loss", prec, _const(B), "", ArrayRole.LOSS))
-    return out
+        out.append(ArraySpec("dp_labels", "int32_t", (B,), "", ArrayRole.LOSS,
+                             lead=INSTANCE))
+        out.append(ArraySpec("dp_loss", prec, (B,), "", ArrayRole.LOSS, lead=INSTANCE))
+    return Layout(out)
 
 
 def _egps(owner, model, prec) -> list[ArraySpec]:
     out = []
     for name, etype in model.extra_global_params:
         ctype = c_type(etype.rstrip("*").strip(), prec)
-        # Arrays are sized by the user; scalars are one-element arrays read as egp[0].
-        shape = (lambda rs: (0,)) if etype.endswith("*") else _const(1)
-        out.append(ArraySpec(f"{owner}_{name}", ctype, shape, owner, ArrayRole.EGP, name))
+        # Arrays are sized by the user (bound with Runtime.replace); scalars are
+        # one-element arrays read as egp[0].
+        dims = (0,) if etype.endswith("*") else (1,)
+        out.append(ArraySpec(f"{owner}_{name}", ctype, dims, owner, ArrayRole.EGP, name))
     return out
 
 
+def _per_instance(name, ctype, B, row, owner, role, var="", zero=False) -> ArraySpec:
+    return ArraySpec(name, ctype, (B,) + tuple(row), owner, role, var, zero_on_reset=zero,
+                     lead=INSTANCE)
+
+
 def _population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
-    n = pop.size
+    n, p = pop.size, pop.name
     out = []
     for v in pop.model.vars:
         ct = c_type(v.type, prec)
-        out.append(ArraySpec(f"{pop.name}_{v.name}", ct, _const(B, n), pop.name, ArrayRole.VAR,
-                             v.name))
-        out.append(ArraySpec(f"{pop.name}_{v.name}_init", ct, _const(B, n), pop.name,
-                             ArrayRole.INIT, v.name))
-    out += _egps(pop.name, pop.model, prec)
+        out.append(_per_instance(f"{p}_{v.name}", ct, B, (n,), p, ArrayRole.VAR, v.name))
+        out.append(_per_instance(f"{p}_{v.name}_init", ct, B, (n,), p, ArrayRole.INIT,
+                                 v.name))
+    out += _egps(p, pop.model, prec)
     if pop.model.spikes:
-        out.append(ArraySpec(f"{pop.name}_spkCnt", "uint32_t", _const(B), pop.name, ArrayRole.SPIKE,
-                             zero_on_reset=True))
-        out.append(ArraySpec(f"{pop.name}_spk", "uint32_t", _const(B, max(n, 1)), pop.name,
-                             ArrayRole.SPIKE))
-        out.append(ArraySpec(f"{pop.name}_spiked", "uint8_t", _const(B, padded8(n)),
-                             pop.name, ArrayRole.SCRATCH))
+        out.append(_per_instance(f"{p}_spkCnt", "uint32_t", B, (), p, ArrayRole.SPIKE,
+                                 zero=True))
+        out.append(_per_instance(f"{p}_spk", "uint32_t", B, (max(n, 1),), p,
+                                 ArrayRole.SPIKE))
+        # padded: the CPU backend scans the flags eight at a time
+        out.append(_per_instance(f"{p}_spiked", "uint8_t", B, (padded8(n),), p,
+                                 ArrayRole.SCRATCH))
     if pop.record_spikes:
         words = (n + 31) // 32
-        out.append(ArraySpec(f"{pop.name}_recSpk", "uint32_t",
-                             lambda rs, w=words: (B, rs.rec_steps, w), pop.name, ArrayRole.RECORD))
+        out.append(ArraySpec(f"{p}_recSpk", "uint32_t", (B, RtDim("rec_steps"), words), p,
+                             ArrayRole.RECORD, lead=INSTANCE))
     if spec.training is not None:
         out += _training_population_arrays(spec, pop, prec, B)
     return out
@@ -173,36 +304,35 @@ def _population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
 
 def _training_population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
     from delayprop.compile.lower import delayed_ring_size, taped_populations
-    n, T = pop.size, spec.training.num_steps
+    n, T, p = pop.size, spec.training.num_steps, pop.name
     out = []
     if pop.adjoint is not None:
         for v in pop.adjoint.vars:
-            out.append(ArraySpec(f"{pop.name}_{v.name}", c_type(v.type, prec), _const(B, n),
-                                 pop.name, ArrayRole.ADJOINT, v.name, zero_on_reset=True))
-        out.append(ArraySpec(f"{pop.name}_RevISyn", prec, _const(B, n), pop.name, ArrayRole.ADJOINT,
-                             "RevISyn", zero_on_reset=True))
-        out += _egps(pop.name, pop.adjoint, prec)
-        for var, depth in delayed_ring_size(spec, pop.name).items():
-            out.append(ArraySpec(f"{pop.name}_ring_{var}", prec, _const(B, depth, n),
-                                 pop.name, ArrayRole.ADJOINT_RING, var, zero_on_reset=True))
-    if pop.name in taped_populations(spec):
-        name = pop.name
-        out.append(ArraySpec(f"{name}_tapeId", "uint32_t",
-                             lambda rs, p=name: (B, rs.tape_capacity[p]), name, ArrayRole.TAPE))
-        for tv, ttype, _ in taped_populations(spec)[name]:
-            out.append(ArraySpec(f"{name}_tape_{tv}", c_type(ttype, prec),
-                                 lambda rs, p=name: (B, rs.tape_capacity[p]), name, ArrayRole.TAPE,
-                                 tv))
-            out.append(ArraySpec(f"{name}_tapeTmp_{tv}", c_type(ttype, prec), _const(B, n),
-                                 name, ArrayRole.SCRATCH, tv))
-        out.append(ArraySpec(f"{name}_tapeStart", "uint32_t", _const(B, T + 1), name,
-                             ArrayRole.TAPE))
-        out.append(ArraySpec(f"{name}_tapeCount", "uint32_t", _const(B), name, ArrayRole.TAPE,
-                             zero_on_reset=True))
+            out.append(_per_instance(f"{p}_{v.name}", c_type(v.type, prec), B, (n,), p,
+                                     ArrayRole.ADJOINT, v.name, zero=True))
+        out.append(_per_instance(f"{p}_RevISyn", prec, B, (n,), p, ArrayRole.ADJOINT,
+                                 "RevISyn", zero=True))
+        out += _egps(p, pop.adjoint, prec)
+        for var, depth in delayed_ring_size(spec, p).items():
+            out.append(_per_instance(f"{p}_ring_{var}", prec, B, (depth, n), p,
+                                     ArrayRole.ADJOINT_RING, var, zero=True))
+    taped = taped_populations(spec)
+    if p in taped:
+        cap = RtDim(f"tape_capacity.{p}")
+        out.append(_per_instance(f"{p}_tapeId", "uint32_t", B, (cap,), p, ArrayRole.TAPE))
+        for tv, ttype, _ in taped[p]:
+            ct = c_type(ttype, prec)
+            out.append(_per_instance(f"{p}_tape_{tv}", ct, B, (cap,), p, ArrayRole.TAPE, tv))
+            out.append(_per_instance(f"{p}_tapeTmp_{tv}", ct, B, (n,), p, ArrayRole.SCRATCH,
+                                     tv))
+        out.append(_per_instance(f"{p}_tapeStart", "uint32_t", B, (T + 1,), p,
+                                 ArrayRole.TAPE))
+        out.append(_per_instance(f"{p}_tapeCount", "uint32_t", B, (), p, ArrayRole.TAPE,
+                                 zero=True))
     for pv, av in spec.training.trace_vars:
-        if pv == pop.name:
-            out.append(ArraySpec(f"{pop.name}_trace_{av}", prec, _const(B, T, n), pop.name,
-                                 ArrayRole.TRACE, av))
+        if pv == p:
+            out.append(_per_instance(f"{p}_trace_{av}", prec, B, (T, n), p, ArrayRole.TRACE,
+                                     av))
     return out
 
 
@@ -210,40 +340,35 @@ def _group_arrays(spec, sg, prec, B) -> list[ArraySpec]:
     n_pre = spec.population(sg.source).size
     n_post = spec.population(sg.target).size
     D = sg.max_dendritic_delay_timesteps
-    name = sg.name
-    out = [ArraySpec(f"{name}_inSyn", prec, _const(B, n_post), name, ArrayRole.INSYN,
-                     zero_on_reset=True),
+    g = sg.name
+    out = [_per_instance(f"{g}_inSyn", prec, B, (n_post,), g, ArrayRole.INSYN, zero=True),
            # D slots and one more: events with an out-of-range delay land in slot D,
            # never read, so a bad delay cannot write outside the ring (runtime reports it)
-           ArraySpec(f"{name}_den", prec, _const(B, D + 1, n_post), name, ArrayRole.RING,
-                     zero_on_reset=True)]
+           _per_instance(f"{g}_den", prec, B, (D + 1, n_post), g, ArrayRole.RING, zero=True)]
     for v in sg.ps_model.vars:
-        out.append(ArraySpec(f"{name}_{v.name}", c_type(v.type, prec), _const(B, n_post),
-                             name, ArrayRole.PSVAR, v.name))
-        out.append(ArraySpec(f"{name}_{v.name}_init", c_type(v.type, prec),
-                             _const(B, n_post), name, ArrayRole.PSINIT, v.name))
+        ct = c_type(v.type, prec)
+        out.append(_per_instance(f"{g}_{v.name}", ct, B, (n_post,), g, ArrayRole.PSVAR,
+                                 v.name))
+        out.append(_per_instance(f"{g}_{v.name}_init", ct, B, (n_post,), g,
+                                 ArrayRole.PSINIT, v.name))
     if sg.matrix_type is SynapseMatrixType.SPARSE:
-        out.append(ArraySpec(f"{name}_rowLength", "uint32_t", _const(n_pre), name, ArrayRole.CONN))
-        out.append(ArraySpec(f"{name}_ind", "uint32_t",
-                             lambda rs, g=name: (n_pre * rs.max_row_length[g],), name, ArrayRole.CONN))
-
-        def syn_shape(rs, g=name):
-            return (n_pre * rs.max_row_length[g],)
+        row = RtDim(f"max_row_length.{g}", scale=n_pre)
+        out.append(ArraySpec(f"{g}_rowLength", "uint32_t", (n_pre,), g, ArrayRole.CONN))
+        out.append(ArraySpec(f"{g}_ind", "uint32_t", (row,), g, ArrayRole.CONN))
     else:
-        def syn_shape(rs):
-            return (n_pre * n_post,)
+        row = n_pre * n_post
     wu_vars = list(sg.wu_model.vars)
     if sg.adjoint is not None:
         wu_vars += list(sg.adjoint.vars)
     for v in wu_vars:
-        ct = c_type(v.type, prec)
-        if v.access is VarAccess.REDUCE_BATCH_SUM:
-            shape = (lambda rs, s=syn_shape: (rs.num_threads,) + s(rs))
-        elif v.access.duplicated:
-            shape = (lambda rs, s=syn_shape: (B,) + s(rs))
-        else:
-            shape = syn_shape
         role = ArrayRole.WUVAR if v in sg.wu_model.vars else ArrayRole.ADJOINT_WUVAR
-        out.append(ArraySpec(f"{name}_{v.name}", ct, shape, name, role, v.name))
-    out += _egps(name, sg.wu_model, prec)
+        ct = c_type(v.type, prec)
+        if v.access is VarAccess.REDUCE_BATCH_SUM:     # one gradient buffer per thread
+            out.append(ArraySpec(f"{g}_{v.name}", ct, (RtDim("num_threads"), row), g, role,
+                                 v.name, lead=THREAD))
+        elif v.access.duplicated:
+            out.append(_per_instance(f"{g}_{v.name}", ct, B, (row,), g, role, v.name))
+        else:
+            out.append(ArraySpec(f"{g}_{v.name}", ct, (row,), g, role, v.name))
+    out += _egps(g, sg.wu_model, prec)
     return out

@@ -31,12 +31,14 @@ Backward step n (training, n = T-1 ... 0)::
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+from delayprop.compile.layout import THREAD, ArrayRole, Layout, array_layout, c_type
 from delayprop.compile.spec import NetworkSpec, PopulationSpec, SynapseGroupSpec, \
     SynapseMatrixType
 from delayprop.errors import CodeGenerationError, ModelDefinitionError
@@ -155,87 +157,67 @@ class Lowerer:
         return self.spec.population(name)
 
     # ------------------------------------------------------------------ prologues
+    # Every pointer below comes from the layout (layout.py), which alone knows strides,
+    # padding and run-time sizes; these methods only choose which arrays a block needs.
+    @functools.cached_property
+    def layout(self) -> Layout:
+        return array_layout(self.spec)
+
+    def _pointers(self, names, index: str = "b", **kwargs) -> list[str]:
+        return [self.layout.pointer(n, index, **kwargs) for n in names]
+
+    def _egp_pointers(self, owner: str, model, restrict: bool = False) -> list[str]:
+        return self._pointers((f"{owner}_{name}" for name, _ in model.extra_global_params),
+                              restrict=restrict)
+
     def population_pointers(self, pop: PopulationSpec, adjoint: bool = False) -> list[str]:
         """Per-instance pointer declarations for a population's arrays (instance ``b``)."""
-        n, p = pop.size, pop.name
-        lines = []
-        for v in pop.model.vars:
-            lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {p}_{v.name} = "
-                         f"dp.{p}_{v.name} + (size_t)b * {n};")
-        for name, etype in pop.model.extra_global_params:
-            lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* const "
-                         f"{p}_{name} = dp.{p}_{name};")
+        p = pop.name
+        lines = self._pointers(f"{p}_{v.name}" for v in pop.model.vars)
+        lines += self._egp_pointers(p, pop.model)
         if pop.model.spikes:
-            lines.append(f"uint32_t* __restrict__ const {p}_spk = dp.{p}_spk + (size_t)b * {max(n, 1)};")
-            lines.append(f"uint32_t* __restrict__ const {p}_spkCnt = dp.{p}_spkCnt + b;")
-            lines.append(f"uint8_t* __restrict__ const {p}_spiked = dp.{p}_spiked + (size_t)b * "
-                         f"{(n + 7) // 8 * 8};")          # rows padded to 8 (see layout.py)
+            lines += self._pointers((f"{p}_spk", f"{p}_spkCnt", f"{p}_spiked"))
         if adjoint and pop.adjoint is not None:
-            for name, etype in pop.adjoint.extra_global_params:
-                lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* const "
-                             f"{p}_{name} = dp.{p}_{name};")
-            for v in pop.adjoint.vars:
-                lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {p}_{v.name} = "
-                             f"dp.{p}_{v.name} + (size_t)b * {n};")
-            lines.append(f"{self.scalar}* __restrict__ const {p}_RevISyn = dp.{p}_RevISyn + (size_t)b * {n};")
-            for var, depth in delayed_ring_size(self.spec, p).items():
-                lines.append(f"{self.scalar}* __restrict__ const {p}_ring_{var} = dp.{p}_ring_{var} + "
-                             f"(size_t)b * {depth * n};")
-            for pv, av in self.spec.training.trace_vars:
-                if pv == p:
-                    lines.append(f"{self.scalar}* __restrict__ const {p}_trace_{av} = dp.{p}_trace_{av} + "
-                                 f"(size_t)b * {self.spec.training.num_steps * n};")
+            lines += self._egp_pointers(p, pop.adjoint)
+            lines += self._pointers(f"{p}_{v.name}" for v in pop.adjoint.vars)
+            lines += self._pointers([f"{p}_RevISyn"])
+            lines += self.adjoint_ring_pointers(pop)
+            lines += self._pointers(a.name for a in self.layout.select(p, ArrayRole.TRACE))
         if self.spec.training is not None and p in taped_populations(self.spec):
             lines += self.tape_pointers(pop)
         return lines
 
+    def adjoint_ring_pointers(self, pop: PopulationSpec) -> list[str]:
+        """Pointers to the delayed adjoint rings of ``pop`` (read by incoming groups)."""
+        return self._pointers(a.name for a in self.layout.select(pop.name,
+                                                                  ArrayRole.ADJOINT_RING))
+
     def tape_pointers(self, pop: PopulationSpec) -> list[str]:
-        p, T = pop.name, self.spec.training.num_steps
-        lines = [f"const int64_t {p}_tapeCap = dp.dp_rt[DP_RT_tape_capacity_{p}];",
-                 f"uint32_t* __restrict__ const {p}_tapeId = dp.{p}_tapeId + (size_t)b * {p}_tapeCap;",
-                 f"uint32_t* __restrict__ const {p}_tapeStart = dp.{p}_tapeStart + (size_t)b * {T + 1};",
-                 f"uint32_t* __restrict__ const {p}_tapeCount = dp.{p}_tapeCount + b;"]
-        for tv, ttype, _ in taped_populations(self.spec)[p]:
-            ct = _ct(ttype, self.scalar)
-            lines.append(f"{ct}* __restrict__ const {p}_tape_{tv} = dp.{p}_tape_{tv} + (size_t)b * {p}_tapeCap;")
-            lines.append(f"{ct}* __restrict__ const {p}_tapeTmp_{tv} = dp.{p}_tapeTmp_{tv} + "
-                         f"(size_t)b * {pop.size};")
+        p = pop.name
+        lines = [f"const int64_t {p}_tapeCap = dp.dp_rt[DP_RT_tape_capacity_{p}];"]
+        lines += self._pointers((f"{p}_tapeId", f"{p}_tapeStart", f"{p}_tapeCount"))
+        for tv, _, _ in taped_populations(self.spec)[p]:
+            lines += self._pointers((f"{p}_tape_{tv}", f"{p}_tapeTmp_{tv}"))
         return lines
 
     def postsynaptic_pointers(self, sg: SynapseGroupSpec) -> list[str]:
         """Per-instance pointers to a group's input current, ring and postsynaptic vars."""
         g = sg.name
-        n_post = self._pop(sg.target).size
-        D = sg.max_dendritic_delay_timesteps
-        lines = [f"{self.scalar}* __restrict__ const {g}_inSyn = dp.{g}_inSyn + (size_t)b * {n_post};",
-                 f"{self.scalar}* __restrict__ const {g}_den = dp.{g}_den + (size_t)b * {(D + 1) * n_post};"]
-        for v in sg.ps_model.vars:
-            lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {g}_{v.name} = dp.{g}_{v.name} + "
-                         f"(size_t)b * {n_post};")
-        return lines
+        return self._pointers([f"{g}_inSyn", f"{g}_den"]
+                              + [f"{g}_{v.name}" for v in sg.ps_model.vars])
 
     def group_pointers(self, sg: SynapseGroupSpec, thread: str = "0") -> list[str]:
         """Pointers to a group's connectivity and weight-update vars, and its ring."""
         g = sg.name
-        n_pre, n_post = self._pop(sg.source).size, self._pop(sg.target).size
-        D = sg.max_dendritic_delay_timesteps
-        lines = [f"{self.scalar}* __restrict__ const {g}_den = dp.{g}_den + (size_t)b * {(D + 1) * n_post};"]
+        lines = self._pointers([f"{g}_den"])
         if sg.matrix_type is SynapseMatrixType.SPARSE:
             lines.append(f"const uint32_t {g}_maxRow = (uint32_t)dp.dp_rt[DP_RT_max_row_length_{g}];")
-            lines.append(f"const uint32_t* __restrict__ const {g}_rowLength = dp.{g}_rowLength;")
-            lines.append(f"const uint32_t* __restrict__ const {g}_ind = dp.{g}_ind;")
-            stride = f"((size_t){n_pre} * {g}_maxRow)"
-        else:
-            stride = f"((size_t){n_pre} * {n_post})"
+            lines += self._pointers((f"{g}_rowLength", f"{g}_ind"), const=True)
         wu_vars = list(sg.wu_model.vars) + (list(sg.adjoint.vars) if sg.adjoint else [])
         for v in wu_vars:
-            offset = {VarAccess.REDUCE_BATCH_SUM: f" + (size_t)({thread}) * {stride}"}.get(
-                v.access, f" + (size_t)b * {stride}" if v.access.duplicated else "")
-            lines.append(f"{_ct(v.type, self.scalar)}* __restrict__ const {g}_{v.name} = "
-                         f"dp.{g}_{v.name}{offset};")
-        for name, etype in sg.wu_model.extra_global_params:
-            lines.append(f"{_ct(etype.rstrip('*').strip(), self.scalar)}* __restrict__ const {g}_{name} = "
-                         f"dp.{g}_{name};")
+            a = self.layout[f"{g}_{v.name}"]
+            lines.append(a.pointer(thread if a.lead == THREAD else "b"))
+        lines += self._egp_pointers(g, sg.wu_model, restrict=True)
         return lines
 
     # ------------------------------------------------------------------ forward: synapses
@@ -263,7 +245,7 @@ class Lowerer:
         src, tgt = self._pop(sg.source), self._pop(sg.target)
         lines = []
         for v in m.vars:
-            ct = _ct(v.type, self.scalar)
+            ct = c_type(v.type, self.scalar)
             if v.access is VarAccess.READ_ONLY:
                 lines.append(f"const {ct} {v.name} = {g}_{v.name}[id_syn];")
             else:
@@ -276,7 +258,8 @@ class Lowerer:
         ring_add = self.ops.add(f"{g}_den[dp_ring_offset(dp_slotOff, dp_d) + id_post]",
                                 "(dp_x)")
         lines.append(f"#define addToPostDelay(dp_x, dp_d) do {{ {ring_add} }} while (0)")
-        direct = self.ops.add(f"{g}_den[dp_wslot * {tgt.size} + id_post]", "(dp_x)")
+        direct = self.ops.add(f"{g}_den[{self.layout[g + '_den'].row_index('dp_wslot', 'id_post')}]",
+                              "(dp_x)")
         lines.append(f"#define addToPost(dp_x) do {{ {direct} }} while (0)")
         lines.append(self.user_block(m.pre_spike_syn_code, sg.param_dict_wu(),
                                      f"{g}/{m.name}.pre_spike_syn_code"))
@@ -285,22 +268,23 @@ class Lowerer:
 
     def delay_prologue(self, sg: SynapseGroupSpec) -> list[str]:
         """The per-step table of ring-row offsets behind ``addToPostDelay`` (step ``k``)."""
-        D, n_post = sg.max_dendritic_delay_timesteps, self._pop(sg.target).size
+        D = sg.max_dendritic_delay_timesteps
+        den = self.layout[f"{sg.name}_den"]
         size = delay_table_size(D)
         return [f"const uint32_t dp_wslot = (uint32_t)(k % {D});",
                 f"uint32_t dp_slotOff[{size}];",
                 f"for (uint32_t dp_d = 0; dp_d < {D}u; dp_d++) {{",
                 "    const uint32_t dp_s = dp_wslot + dp_d;",
-                f"    dp_slotOff[dp_d] = (dp_s < {D}u ? dp_s : dp_s - {D}u) * {n_post}u;",
+                f"    dp_slotOff[dp_d] = {den.row_index(f'dp_s < {D}u ? dp_s : dp_s - {D}u', '0')};",
                 "}",
                 f"for (uint32_t dp_d = {D}; dp_d < {size}u; dp_d++) dp_slotOff[dp_d] = "
-                f"{D * n_post}u;"]
+                f"{den.row_index(f'{D}u', '0')};"]
 
     def _egp_aliases(self, owner: str, model) -> list[str]:
         """Extra global parameters by their model names (arrays as pointers)."""
         out = []
         for name, etype in model.extra_global_params:
-            ct = _ct(etype.rstrip("*").strip(), self.scalar)
+            ct = c_type(etype.rstrip("*").strip(), self.scalar)
             if etype.endswith("*"):
                 out.append(f"{ct}* const {name} = {owner}_{name};")
             else:
@@ -319,8 +303,8 @@ class Lowerer:
             binding = dict(bound)
             for ref, _ in refs:
                 var = pop.model.var(binding.get(ref) or _default_ref(ref, pop))
-                line = (f"const {_ct(var.type, self.scalar)}* const {pop.name}_{var.name} = "
-                        f"dp.{pop.name}_{var.name} + (size_t)b * {pop.size};")
+                line = self.layout.pointer(f"{pop.name}_{var.name}", const=True,
+                                           restrict=False)
                 if line not in lines:
                     lines.append(line)
         return lines
@@ -330,7 +314,7 @@ class Lowerer:
         out = []
         for ref, rtype in declared:
             var = binding.get(ref) or _default_ref(ref, pop)
-            out.append(f"const {_ct(rtype, self.scalar)} {ref} = {pop.name}_{var}[{index}];")
+            out.append(f"const {c_type(rtype, self.scalar)} {ref} = {pop.name}_{var}[{index}];")
         return out
 
     # ------------------------------------------------------------------ forward: neurons
@@ -342,7 +326,7 @@ class Lowerer:
         emits, records and tapes the flagged neurons.
         """
         p, m = pop.name, pop.model
-        lines = [f"{_ct(v.type, self.scalar)} {v.name} = {p}_{v.name}[id];" for v in m.vars]
+        lines = [f"{c_type(v.type, self.scalar)} {v.name} = {p}_{v.name}[id];" for v in m.vars]
         lines += self._egp_aliases(p, m)
         lines.append(f"{self.scalar} Isyn = 0;")
         for sg in self.spec.incoming(p):
@@ -378,7 +362,8 @@ class Lowerer:
             words = (pop.size + 31) // 32
             lines.append("if (dp_recRow >= 0 && dp_recRow < dp_recSteps) {")
             lines.append("    " + self.ops.set_bit(
-                f"{p}_recSpk[(size_t)dp_recRow * {words} + id / 32]", "id % 32"))
+                f"{p}_recSpk[{self.layout[p + '_recSpk'].row_index('(size_t)dp_recRow', 'id / 32')}]",
+                "id % 32"))
             lines.append("}")
         if p in taped_populations(self.spec) if self.spec.training else False:
             lines.append(self.ops.append(f"{p}_tapeCount[0]", "dp_tapeIdx"))
@@ -396,13 +381,13 @@ class Lowerer:
                  f"    {self.scalar}* const dp_denSlot = {g}_den + dp_rslot_{g} * {n_post} + id;",
                  f"    {self.scalar} inSyn = {g}_inSyn[id] + *dp_denSlot;",
                  "    *dp_denSlot = 0;"]
-        lines += [f"    {_ct(v.type, self.scalar)} {v.name} = {g}_{v.name}[id];"
+        lines += [f"    {c_type(v.type, self.scalar)} {v.name} = {g}_{v.name}[id];"
                   for v in m.vars]
         binding = dict(sg.ps_var_refs)
         tgt = self._pop(sg.target)
         for ref, rtype in m.neuron_var_refs:
             var = binding.get(ref) or _default_ref(ref, tgt)
-            lines.append(f"    const {_ct(rtype, self.scalar)} {ref} = {var};")
+            lines.append(f"    const {c_type(rtype, self.scalar)} {ref} = {var};")
         lines.append("#define injectCurrent(dp_x) Isyn += (dp_x)")
         lines.append(_indent(self.user_block(m.sim_code, dict(sg.ps_params),
                                              f"{g}/{m.name}.sim_code")))
@@ -414,10 +399,11 @@ class Lowerer:
 
     def _current_source_block(self, cs) -> str:
         lines = [f"{{   // current source '{cs.name}' ({cs.model.name})"]
-        lines += [f"    {_ct(v.type, self.scalar)}& {v.name} = dp.{cs.name}_{v.name}"
-                  f"[(size_t)b * {self._pop(cs.target).size} + id];" for v in cs.model.vars]
-        lines += [f"    {_ct(e[1].rstrip('*').strip(), self.scalar)}* const {e[0]} = "
-                  f"dp.{cs.name}_{e[0]};" for e in cs.model.extra_global_params]
+        for v in cs.model.vars:
+            a = self.layout[f"{cs.name}_{v.name}"]
+            lines.append(f"    {a.ctype}& {v.name} = {a.element('b', 'id')};")
+        lines += ["    " + self.layout.pointer(f"{cs.name}_{e[0]}", local=e[0], restrict=False)
+                  for e in cs.model.extra_global_params]
         lines.append("#define injectCurrent(dp_x) Isyn += (dp_x)")
         lines.append(_indent(self.user_block(cs.model.injection_code, dict(cs.params),
                                              f"{cs.name}/{cs.model.name}.injection_code")))
@@ -432,10 +418,10 @@ class Lowerer:
         constants = {**sg.param_dict_wu(), **dict(sg.adjoint_params)}
         lines = []
         for v in fwd.vars:
-            lines.append(f"const {_ct(v.type, self.scalar)} {v.name} = {g}_{v.name}[id_syn];")
+            lines.append(f"const {c_type(v.type, self.scalar)} {v.name} = {g}_{v.name}[id_syn];")
         reduce_vars = []
         for v in adj.vars:
-            ct = _ct(v.type, self.scalar)
+            ct = c_type(v.type, self.scalar)
             if v.access is VarAccess.REDUCE_BATCH_SUM:
                 lines.append(f"{ct} {v.name} = 0;")
                 reduce_vars.append(v)
@@ -455,10 +441,11 @@ class Lowerer:
             # were zeroed at its start (see the ring diagram at the top of this module).
             for var in adj.post_delayed_vars:
                 depth = depths[var]
+                ring = self.layout[f"{tgt.name}_ring_{var}"]
                 lines.append(f"const int32_t dp_slot_{var} = (int32_t)(dp_rbase_{var} + dp_dl) - "
                              f"((dp_rbase_{var} + dp_dl >= {depth}u) ? {depth} : 0);")
                 lines.append(f"const {self.scalar} {var}_post = "
-                             f"{tgt.name}_ring_{var}[dp_slot_{var} * {tgt.size} + (int32_t)id_post];")
+                             f"{tgt.name}_ring_{var}[{ring.row_index(f'dp_slot_{var}', '(int32_t)id_post')}];")
         lines.append("#define addToPre(dp_x) dp_rev += (dp_x)")
         lines.append(self.user_block(adj.pre_spike_syn_code, constants,
                                      f"{g}/{adj.name}.pre_spike_syn_code"))
@@ -489,7 +476,7 @@ class Lowerer:
 
     def _adjoint_locals(self, pop: PopulationSpec) -> tuple[list[str], list[str]]:
         p = pop.name
-        load = [f"{_ct(v.type, self.scalar)} {v.name} = {p}_{v.name}[id];"
+        load = [f"{c_type(v.type, self.scalar)} {v.name} = {p}_{v.name}[id];"
                 for v in pop.model.vars + pop.adjoint.vars]
         load += self._egp_aliases(p, pop.model) + self._egp_aliases(p, pop.adjoint)
         store = [f"{p}_{v.name}[id] = {v.name};" for v in pop.model.vars + pop.adjoint.vars]
@@ -500,7 +487,7 @@ class Lowerer:
         p, adj = pop.name, pop.adjoint
         constants = {**pop.param_dict, **dict(pop.adjoint_params)}
         load, store = self._adjoint_locals(pop)
-        lines = load + [f"const {_ct(tt, self.scalar)} {tv} = {p}_tape_{tv}[dp_e];"
+        lines = load + [f"const {c_type(tt, self.scalar)} {tv} = {p}_tape_{tv}[dp_e];"
                         for tv, tt, _ in adj.tape_vars]
         lines += [f"const {self.scalar} RevISyn = {p}_RevISyn[id];", f"{p}_RevISyn[id] = 0;",
                   self.user_block(adj.jump_code, constants, f"{p}/{adj.name}.jump_code")]
@@ -514,10 +501,12 @@ class Lowerer:
         lines = load + [self.user_block(adj.sim_code, constants, f"{p}/{adj.name}.sim_code")]
         lines += store
         for var, depth in delayed_ring_size(self.spec, p).items():
-            lines.append(f"{p}_ring_{var}[(n % {depth}) * {pop.size} + id] = {var};")
+            ring = self.layout[f"{p}_ring_{var}"]
+            lines.append(f"{p}_ring_{var}[{ring.row_index(f'n % {depth}', 'id')}] = {var};")
         for pv, av in self.spec.training.trace_vars:
             if pv == p:
-                lines.append(f"{p}_trace_{av}[(size_t)n * {pop.size} + id] = {av};")
+                trace = self.layout[f"{p}_trace_{av}"]
+                lines.append(f"{p}_trace_{av}[{trace.row_index('(size_t)n', 'id')}] = {av};")
         return "\n".join(lines) + "\n"
 
 
@@ -530,10 +519,6 @@ def _is_plain_float(text: str) -> bool:
     lower = text.lower()
     return (("." in lower or "e" in lower) and not lower.startswith("0x")
             and lower[-1] not in "fdul")
-
-
-def _ct(vtype: str, scalar: str) -> str:
-    return scalar if vtype == "scalar" else vtype
 
 
 def _indent(text: str, n: int = 4) -> str:

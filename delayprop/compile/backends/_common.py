@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from delayprop import __version__
-from delayprop.compile.layout import ArraySpec, array_layout, rt_fields
-from delayprop.compile.lower import LINE_RESTORE, Lowerer, delayed_ring_size, \
-    taped_populations
+from delayprop.compile.layout import ArrayRole, Layout, array_layout, rt_fields
+from delayprop.compile.lower import LINE_RESTORE, Lowerer, taped_populations
 from delayprop.compile.spec import NetworkSpec
 
 __all__ = ["header", "state_struct", "rt_enum", "delay_helpers", "finalize_lines",
-           "reset_instance_body", "loss_body", "neuron_phase_prologue"]
+           "reset_instance_body", "reset_row_elements", "loss_body", "neuron_phase_prologue"]
 
 ERROR_CODES = {"DP_ERR_DELAY": 1}
 
@@ -44,7 +43,7 @@ def rt_enum(spec: NetworkSpec) -> str:
     return f"enum {{\n{body}\n}};\n{errs}\n"
 
 
-def state_struct(spec: NetworkSpec) -> tuple[str, list[ArraySpec]]:
+def state_struct(spec: NetworkSpec) -> tuple[str, Layout]:
     layout = array_layout(spec)
     fields = "\n".join(f"    {a.ctype}* {a.name};" for a in layout)
     return f"struct DPState {{\n{fields}\n}};\n", layout
@@ -86,25 +85,32 @@ def neuron_phase_prologue(low: Lowerer, pop) -> list[str]:
         words = (pop.size + 31) // 32
         lines += ["const int64_t dp_recSteps = dp.dp_rt[DP_RT_rec_steps];",
                   "const int64_t dp_recRow = k - dp.dp_rt[DP_RT_rec_start];",
-                  f"uint32_t* const {pop.name}_recSpk = dp.{pop.name}_recSpk + "
-                  f"(size_t)b * dp_recSteps * {words};"]
+                  low.layout.pointer(f"{pop.name}_recSpk", restrict=False)]
     return lines
 
 
-def reset_instance_body(spec: NetworkSpec, layout: list[ArraySpec], sizes_per_instance) -> str:
-    """Code that puts batch instance ``b`` back to its initial state."""
+def reset_instance_body(layout: Layout, first: str = "0", stride: str = "1") -> str:
+    """Code that puts batch instance ``b`` back to its initial state; each array's loop
+    visits elements ``first, first + stride, ...`` (CUDA spreads them over threads)."""
     lines = []
     for a in layout:
-        if a.role in ("init", "psinit"):
-            target = a.name[: -len("_init")]
-            n = sizes_per_instance[a.name]
-            lines.append(f"for (size_t i = 0; i < {n}; i++) dp.{target}[(size_t)b * {n} + i] "
-                         f"= dp.{a.name}[(size_t)b * {n} + i];")
+        if a.role in (ArrayRole.INIT, ArrayRole.PSINIT):
+            target = layout[a.name[: -len("_init")]]
+            value = a.flat_element("b", "i")
         elif a.zero_on_reset:
-            n = sizes_per_instance[a.name]
-            lines.append(f"for (size_t i = 0; i < {n}; i++) dp.{a.name}[(size_t)b * {n} + i] "
-                         f"= 0;")
+            target, value = a, "0"
+        else:
+            continue
+        lines.append(f"for (size_t i = {first}; i < {a.row_elements()}; i += {stride}) "
+                     f"{target.flat_element('b', 'i')} = {value};")
     return "\n".join(lines) + "\n"
+
+
+def reset_row_elements(layout: Layout) -> int:
+    """The longest row :func:`reset_instance_body` writes (sizes CUDA's reset grid)."""
+    return max((a.row_elements() for a in layout
+                if a.role in (ArrayRole.INIT, ArrayRole.PSINIT) or a.zero_on_reset),
+               default=1)
 
 
 def loss_body(low: Lowerer) -> str:
@@ -127,23 +133,3 @@ def finalize_lines(source: str, filename: str) -> str:
         else:
             out.append(line)
     return "\n".join(out)
-
-
-def instance_sizes(spec: NetworkSpec, layout: list[ArraySpec]) -> dict[str, int]:
-    """Per-instance element counts of the arrays reset per instance (static shapes only)."""
-    from delayprop.compile.layout import RuntimeSizes
-    rs = RuntimeSizes(max_row_length={}, rec_steps=0,
-                      tape_capacity={p: 0 for p in taped_populations(spec)}, num_threads=1)
-    out = {}
-    for a in layout:
-        if a.role in ("init", "psinit") or a.zero_on_reset:
-            shape = a.shape(rs)
-            total = 1
-            for s in shape:
-                total *= s
-            out[a.name] = total // spec.batch_size
-    return out
-
-
-def uses_delayed_rings(spec: NetworkSpec) -> bool:
-    return any(delayed_ring_size(spec, p.name) for p in spec.populations)

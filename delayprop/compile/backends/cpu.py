@@ -43,7 +43,8 @@ def _synapse_phase(low: Lowerer) -> str:
         src = low.spec.population(sg.source)
         prologue = low.group_pointers(sg)
         prologue += low.delay_prologue(sg)
-        prologue += [f"const uint32_t* const dp_spk = dp.{src.name}_spk + (size_t)b * {max(src.size, 1)};",
+        prologue += [low.layout.pointer(f"{src.name}_spk", local="dp_spk", const=True,
+                                        restrict=False),
                      f"const uint32_t dp_spkCnt = dp.{src.name}_spkCnt[b];"]
         prologue += low.ref_pointers(sg)
         loop = ("for (uint32_t dp_i = 0; dp_i < dp_spkCnt; dp_i++) {\n"
@@ -91,11 +92,9 @@ def _backward_synapse_phase(low: Lowerer) -> str:
             continue
         src, tgt = low.spec.population(sg.source), low.spec.population(sg.target)
         prologue = low.group_pointers(sg, thread="dp_thread") + low.tape_pointers(src)
-        prologue += [ln for ln in low.population_pointers(tgt, adjoint=True)
-                     if "_ring_" in ln]
+        prologue += low.adjoint_ring_pointers(tgt)
         if src.adjoint is not None:
-            prologue.append(f"{low.scalar}* const {src.name}_RevISyn = "
-                            f"dp.{src.name}_RevISyn + (size_t)b * {src.size};")
+            prologue.append(low.layout.pointer(f"{src.name}_RevISyn", restrict=False))
         prologue += low.backward_synapse_prologue(sg)
         loop = (f"for (uint32_t dp_e = {src.name}_tapeStart[n]; dp_e < {src.name}_tapeStart[n + 1]; dp_e++) {{\n"
                 f"    const uint32_t id_pre = {src.name}_tapeId[dp_e];\n"
@@ -129,7 +128,7 @@ def _training_functions(low: Lowerer) -> str:
     spec = low.spec
     T = spec.training.num_steps
     taped = taped_populations(spec)
-    mark = "".join(f"    dp.{p}_tapeStart[(size_t)b * {T + 1} + k] = dp.{p}_tapeCount[b];\n"
+    mark = "".join(f"    {low.layout[p + '_tapeStart'].element('b', 'k')} = dp.{p}_tapeCount[b];\n"
                    for p in taped)
     overflow = " || ".join(f"dp.{p}_tapeCount[b] > (uint32_t)dp.dp_rt[DP_RT_tape_capacity_{p}]"
                            for p in taped) or "false"
@@ -199,7 +198,6 @@ def render_cpu(spec: NetworkSpec) -> tuple[str, list]:
     """Return the C++ source of ``spec`` and its array layout."""
     low = Lowerer(spec, CpuOps())
     struct, layout = common.state_struct(spec)
-    sizes = common.instance_sizes(spec, layout)
     scalar = spec.precision.value
     training = _training_functions(low) if spec.training is not None else ""
     source = f"""{common.header(spec, "cpu")}
@@ -222,7 +220,7 @@ static inline void dp_fail(const DPState& dp, int64_t code, int64_t detail) {{
 }}
 
 static void dp_reset_instance(const DPState& dp, const int b) {{
-{_indent(common.reset_instance_body(spec, layout, sizes))}}}
+{_indent(common.reset_instance_body(layout))}}}
 
 static void dp_step(const DPState& dp, const int b, const int64_t k) {{
     const scalar t = k * {low.literal(spec.dt)};

@@ -269,7 +269,8 @@ def _synapse_member(low: Lowerer, sg) -> tuple[str, str]:
     lines.append(f"if ({outside}) return;")
     lines += [f"const uint32_t dp_wslot = (uint32_t)(k % {D});",
               f"const DPRing dp_slotOff = {{dp_wslot, {D}u, {tgt.size}u}};",
-              f"const uint32_t* const dp_spk = dp.{src.name}_spk + (size_t)b * {max(src.size, 1)};",
+              low.layout.pointer(f"{src.name}_spk", local="dp_spk", const=True,
+                                 restrict=False),
               f"const uint32_t dp_spkCnt = dp.{src.name}_spkCnt[b];"]
     lines += low.ref_pointers(sg)
     loop = ("for (uint32_t dp_i = 0; dp_i < dp_spkCnt; dp_i++) {\n"
@@ -305,14 +306,8 @@ def _between_kernel(spec: NetworkSpec) -> str:
 def _reset_kernel(spec: NetworkSpec, layout) -> tuple[str, int]:
     """``dp_reset_instance`` of the CPU backend as a kernel: instance ``blockIdx.y``,
     every array's elements spread over the threads of ``blockIdx.x``."""
-    sizes = common.instance_sizes(spec, layout)
-    body = common.reset_instance_body(spec, layout, sizes)
-    serial, parallel = "for (size_t i = 0; i < ", "for (size_t i = dp_i0; i < "
-    if body.count(serial) != body.count("for ("):
-        raise CodeGenerationError("internal: _common.reset_instance_body no longer writes "
-                                  "one serial loop per array; update cuda._reset_kernel")
-    body = body.replace(serial, parallel).replace("; i++)", "; i += dp_stride)")
-    largest = max(sizes.values(), default=1)
+    body = common.reset_instance_body(layout, first="dp_i0", stride="dp_stride")
+    largest = common.reset_row_elements(layout)
     blocks = max(1, min(-(-largest // BLOCK), 256))
     head = ("const int b = blockIdx.y;\n"
             "const size_t dp_i0 = (size_t)blockIdx.x * blockDim.x + threadIdx.x;\n"
@@ -346,10 +341,9 @@ def _backward_synapse_member(low: Lowerer, sg) -> str:
              "const uint32_t dp_j = dp_block * blockDim.x + threadIdx.x;"]
     lines += _time_lines(low, "n")
     lines += low.group_pointers(sg, thread="0") + low.tape_pointers(src)
-    lines += [ln for ln in low.population_pointers(tgt, adjoint=True) if "_ring_" in ln]
+    lines += low.adjoint_ring_pointers(tgt)
     if src.adjoint is not None:
-        lines.append(f"{low.scalar}* const {src.name}_RevISyn = "
-                     f"dp.{src.name}_RevISyn + (size_t)b * {src.size};")
+        lines.append(low.layout.pointer(f"{src.name}_RevISyn", restrict=False))
     lines += low.backward_synapse_prologue(sg)
     outside, bind, guard = _column(low, sg)
     # no early return: whole warps must reach the addToPre reduction below
@@ -401,7 +395,7 @@ def _training_helpers(low: Lowerer) -> str:
     spec = low.spec
     T = spec.training.num_steps
     taped = taped_populations(spec)
-    mark = "".join(f"    dp.{p}_tapeStart[(size_t)b * {T + 1} + k] = dp.{p}_tapeCount[b];\n"
+    mark = "".join(f"    {low.layout[p + '_tapeStart'].element('b', 'k')} = dp.{p}_tapeCount[b];\n"
                    for p in taped)
     overflow = " || ".join(f"dp.{p}_tapeCount[b] > (uint32_t)dp.dp_rt[DP_RT_tape_capacity_{p}]"
                            for p in taped) or "false"

@@ -74,13 +74,13 @@ static inline void dp_fail(const DPState& dp, int64_t code, int64_t detail) {
 }
 
 static void dp_reset_instance(const DPState& dp, const int b) {
-    for (size_t i = 0; i < 3; i++) dp.src_startSpike[(size_t)b * 3 + i] = dp.src_startSpike_init[(size_t)b * 3 + i];
-    for (size_t i = 0; i < 3; i++) dp.src_endSpike[(size_t)b * 3 + i] = dp.src_endSpike_init[(size_t)b * 3 + i];
-    for (size_t i = 0; i < 1; i++) dp.src_spkCnt[(size_t)b * 1 + i] = 0;
-    for (size_t i = 0; i < 4; i++) dp.tgt_V[(size_t)b * 4 + i] = dp.tgt_V_init[(size_t)b * 4 + i];
-    for (size_t i = 0; i < 1; i++) dp.tgt_spkCnt[(size_t)b * 1 + i] = 0;
-    for (size_t i = 0; i < 4; i++) dp.syn_inSyn[(size_t)b * 4 + i] = 0;
-    for (size_t i = 0; i < 20; i++) dp.syn_den[(size_t)b * 20 + i] = 0;
+    for (size_t i = 0; i < 3; i += 1) dp.src_startSpike[(size_t)(b) * 3 + (i)] = dp.src_startSpike_init[(size_t)(b) * 3 + (i)];
+    for (size_t i = 0; i < 3; i += 1) dp.src_endSpike[(size_t)(b) * 3 + (i)] = dp.src_endSpike_init[(size_t)(b) * 3 + (i)];
+    for (size_t i = 0; i < 1; i += 1) dp.src_spkCnt[(size_t)(b) * 1 + (i)] = 0;
+    for (size_t i = 0; i < 4; i += 1) dp.tgt_V[(size_t)(b) * 4 + (i)] = dp.tgt_V_init[(size_t)(b) * 4 + (i)];
+    for (size_t i = 0; i < 1; i += 1) dp.tgt_spkCnt[(size_t)(b) * 1 + (i)] = 0;
+    for (size_t i = 0; i < 4; i += 1) dp.syn_inSyn[(size_t)(b) * 4 + (i)] = 0;
+    for (size_t i = 0; i < 20; i += 1) dp.syn_den[(size_t)(b) * 20 + (i)] = 0;
 }
 
 static void dp_step(const DPState& dp, const int b, const int64_t k) {
@@ -91,7 +91,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
     (void)t; (void)dt; (void)batch; (void)num_batch;
     // ---------------- synapse phase: spikes of step k-1 into the dendritic rings
     {   // synapse group 'syn' (StaticPulseDendriticDelay)
-        float* __restrict__ const syn_den = dp.syn_den + (size_t)b * 20;
+        float* __restrict__ const syn_den = dp.syn_den + (size_t)(b) * 20;
         const uint32_t syn_maxRow = (uint32_t)dp.dp_rt[DP_RT_max_row_length_syn];
         const uint32_t* __restrict__ const syn_rowLength = dp.syn_rowLength;
         const uint32_t* __restrict__ const syn_ind = dp.syn_ind;
@@ -101,10 +101,10 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
         uint32_t dp_slotOff[257];
         for (uint32_t dp_d = 0; dp_d < 4u; dp_d++) {
             const uint32_t dp_s = dp_wslot + dp_d;
-            dp_slotOff[dp_d] = (dp_s < 4u ? dp_s : dp_s - 4u) * 4u;
+            dp_slotOff[dp_d] = (dp_s < 4u ? dp_s : dp_s - 4u) * 4 + (0);
         }
-        for (uint32_t dp_d = 4; dp_d < 257u; dp_d++) dp_slotOff[dp_d] = 16u;
-        const uint32_t* const dp_spk = dp.src_spk + (size_t)b * 3;
+        for (uint32_t dp_d = 4; dp_d < 257u; dp_d++) dp_slotOff[dp_d] = (4u) * 4 + (0);
+        const uint32_t* const dp_spk = dp.src_spk + (size_t)(b) * 3;
         const uint32_t dp_spkCnt = dp.src_spkCnt[b];
         for (uint32_t dp_i = 0; dp_i < dp_spkCnt; dp_i++) {
             const uint32_t id_pre = dp_spk[dp_i];
@@ -115,7 +115,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
                 const float g = syn_g[id_syn];
                 const uint8_t d = syn_d[id_syn];
 #define addToPostDelay(dp_x, dp_d) do { syn_den[dp_ring_offset(dp_slotOff, dp_d) + id_post] += (dp_x); } while (0)
-#define addToPost(dp_x) do { syn_den[dp_wslot * 4 + id_post] += (dp_x); } while (0)
+#define addToPost(dp_x) do { syn_den[(dp_wslot) * 4 + (id_post)] += (dp_x); } while (0)
                 // --- syn/StaticPulseDendriticDelay.pre_spike_syn_code ---
 #line 1 "syn/StaticPulseDendriticDelay.pre_spike_syn_code"
                 addToPostDelay(g, d);
@@ -129,12 +129,12 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
 
     // ---------------- neuron phase
     {   // population 'src' (SpikeSourceArray)
-        uint32_t* __restrict__ const src_startSpike = dp.src_startSpike + (size_t)b * 3;
-        uint32_t* __restrict__ const src_endSpike = dp.src_endSpike + (size_t)b * 3;
+        uint32_t* __restrict__ const src_startSpike = dp.src_startSpike + (size_t)(b) * 3;
+        uint32_t* __restrict__ const src_endSpike = dp.src_endSpike + (size_t)(b) * 3;
         float* const src_spikeTimes = dp.src_spikeTimes;
-        uint32_t* __restrict__ const src_spk = dp.src_spk + (size_t)b * 3;
-        uint32_t* __restrict__ const src_spkCnt = dp.src_spkCnt + b;
-        uint8_t* __restrict__ const src_spiked = dp.src_spiked + (size_t)b * 8;
+        uint32_t* __restrict__ const src_spk = dp.src_spk + (size_t)(b) * 3;
+        uint32_t* __restrict__ const src_spkCnt = dp.src_spkCnt + (size_t)(b) * 1;
+        uint8_t* __restrict__ const src_spiked = dp.src_spiked + (size_t)(b) * 8;
         const uint32_t num_neurons = 3;
         src_spkCnt[0] = 0;
         for (uint32_t id = 0; id < num_neurons; id++) {
@@ -169,12 +169,12 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
         }
     }
     {   // population 'tgt' (LIF)
-        float* __restrict__ const tgt_V = dp.tgt_V + (size_t)b * 4;
-        uint32_t* __restrict__ const tgt_spk = dp.tgt_spk + (size_t)b * 4;
-        uint32_t* __restrict__ const tgt_spkCnt = dp.tgt_spkCnt + b;
-        uint8_t* __restrict__ const tgt_spiked = dp.tgt_spiked + (size_t)b * 8;
-        float* __restrict__ const syn_inSyn = dp.syn_inSyn + (size_t)b * 4;
-        float* __restrict__ const syn_den = dp.syn_den + (size_t)b * 20;
+        float* __restrict__ const tgt_V = dp.tgt_V + (size_t)(b) * 4;
+        uint32_t* __restrict__ const tgt_spk = dp.tgt_spk + (size_t)(b) * 4;
+        uint32_t* __restrict__ const tgt_spkCnt = dp.tgt_spkCnt + (size_t)(b) * 1;
+        uint8_t* __restrict__ const tgt_spiked = dp.tgt_spiked + (size_t)(b) * 8;
+        float* __restrict__ const syn_inSyn = dp.syn_inSyn + (size_t)(b) * 4;
+        float* __restrict__ const syn_den = dp.syn_den + (size_t)(b) * 20;
         const uint32_t dp_rslot_syn = (uint32_t)(k % 4);
         const uint32_t num_neurons = 4;
         tgt_spkCnt[0] = 0;
