@@ -9,6 +9,7 @@ expected, and how to fix it.
 __all__ = [
     "DelaypropError", "ModelDefinitionError", "CodeGenerationError", "BuildError",
     "ConfigError", "DataError", "TapeOverflowError", "StateError", "ExportError",
+    "FiniteDifferenceError", "SimulationError", "UnknownNameError",
 ]
 
 
@@ -46,3 +47,24 @@ class StateError(DelaypropError, RuntimeError):
 
 class ExportError(DelaypropError, ValueError):
     """A network cannot be exported to the requested target."""
+
+
+class FiniteDifferenceError(ConfigError):
+    """A finite difference would straddle a discontinuity (a spike appears or vanishes).
+
+    Raised by :func:`delayprop.reference.exact.finite_difference` (and importable from
+    there)."""
+
+
+class SimulationError(DelaypropError, RuntimeError):
+    """A reference simulator returned results that do not match what was asked of it."""
+
+
+class UnknownNameError(DelaypropError, KeyError):
+    """A population, variable or other item was looked up by a name that does not exist.
+
+    A :class:`KeyError` too, so ``except KeyError`` around a look-up keeps working."""
+
+    def __str__(self) -> str:
+        # KeyError's str() is the repr of its argument (quoted); show the message as is
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from delayprop.errors import ExportError
 from delayprop.graph import NetworkGraph, Projection
 from delayprop.export.profile import HardwareProfile
 
@@ -72,7 +73,10 @@ def choose_exponent(weights: NDArray[np.float64], lo: int, hi: int) -> int | Non
     if pos == 0 and neg == 0:
         return None
     if neg > 0 and lo == 0:
-        raise ValueError("negative weights in an unsigned (magnitude) group")
+        raise ExportError(f"choose_exponent: a weight of {-neg:g} in a group of unsigned "
+                          f"magnitudes (stored range [0, {hi}]); give a signed range "
+                          f"(lo < 0) or quantise the magnitudes and carry the sign by "
+                          f"receptor type")
     e = max(math.ceil(math.log2(v / b)) for v, b in ((pos, hi), (neg, -lo)) if v > 0)
 
     def fits(k):

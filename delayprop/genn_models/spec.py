@@ -33,7 +33,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from delayprop.errors import ModelDefinitionError
+from delayprop.errors import ModelDefinitionError, UnknownNameError
 from delayprop.genn_models._code import C_KEYWORDS, MATH_FUNCTIONS, check_names, rewrite_legacy
 
 __all__ = [
@@ -195,12 +195,8 @@ class _ModelBase:
         for v in self.vars:
             if v.name == name:
                 return v
-        raise KeyError(f"model '{self.name}' has no variable '{name}'; it has "
-                       f"{list(self.var_names)}")
-
-    def code_fields(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self)   # type: ignore[arg-type]
-                if f.name.endswith("_code")}
+        raise UnknownNameError(f"model '{self.name}' has no variable '{name}'; it has "
+                               f"{list(self.var_names)}")
 
     def evaluate_params(self, values: Mapping[str, float], dt: float, context: str,
                         inherited: Mapping[str, float] | None = None) -> dict[str, float]:

@@ -72,7 +72,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from delayprop.errors import ConfigError, DataError
+from delayprop.errors import ConfigError, DataError, SimulationError
 from delayprop.graph import NetworkGraph, NeuronGroup, Projection
 
 __all__ = ["Brian2Result", "simulate_brian2", "check_inputs", "syn_constants"]
@@ -435,8 +435,9 @@ def _collect(graph: NetworkGraph, batch: int, num_steps: int, spike_mons, v_mons
             continue
         v = np.asarray(v_mons[name].V[:], dtype=np.float64)     # [batch*size, steps]
         if v.shape[1] != num_steps:
-            raise RuntimeError(f"brian2 recorded {v.shape[1]} steps of V for '{name}', "
-                               f"expected {num_steps}")
+            raise SimulationError(f"brian2 recorded {v.shape[1]} steps of V for '{name}', "
+                                  f"expected {num_steps} (one per step of dt = {graph.dt} "
+                                  f"ms): its StateMonitor and the network clock disagree")
         result.v[name] = v.reshape(batch, size, num_steps).transpose(0, 2, 1).copy()
     return result
 

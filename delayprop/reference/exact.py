@@ -45,21 +45,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from delayprop.errors import ConfigError, DataError
+from delayprop.errors import ConfigError, DataError, FiniteDifferenceError
 from delayprop.graph import NetworkGraph
 from delayprop.reference._exact_neuron import _first_crossing, _Pop
 from delayprop.reference.brian2_sim import check_inputs
 
+# FiniteDifferenceError lives in delayprop.errors (the error family); it is re-exported here
 __all__ = ["ExactResult", "FiniteDifferenceError", "READOUTS", "simulate_exact",
            "readout_logits", "loss_from_samples", "exact_loss", "finite_difference"]
 
 #: Readouts of :func:`exact_loss`; all but ``'sum_squared'`` feed a softmax cross-entropy.
 READOUTS = ("sum", "mean", "max", "exp_weighted", "sum_squared")
 _MAX_SPIKES = 1_000_000          # per batch instance; more means runaway activity
-
-
-class FiniteDifferenceError(ConfigError):
-    """A finite difference would straddle a discontinuity (a spike appears or vanishes)."""
 
 
 @dataclass(frozen=True)

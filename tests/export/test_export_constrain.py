@@ -32,6 +32,13 @@ def test_exponent_minimises_error_like_a_brute_force_search(seed):
     assert choose_exponent(np.array([-1.0]), -128, 127) == -7       # -128 * 2^-7 fits exactly
 
 
+def test_negative_weight_in_an_unsigned_group_is_an_export_error():
+    with pytest.raises(ExportError, match=r"weight of -0.5 in a group of unsigned magnitudes "
+                                          r"\(stored range \[0, 255\]\)") as err:
+        choose_exponent(np.array([1.0, -0.5]), 0, 255)
+    assert isinstance(err.value, ValueError)                # still a ValueError for callers
+
+
 def test_spinnaker_shift_per_population_and_receptor_by_hand():
     g = tiny([3.0, 1e-6, 0.5, -0.25], [0, 0, 1, 1], [0, 0, 0, 0], pres=[0, 1, 2, 0])
     q = quantise(g, PROFILES["spinnaker"])

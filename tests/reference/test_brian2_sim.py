@@ -6,15 +6,16 @@ of the linear synapse/membrane recurrence written out below.
 """
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from delayprop.errors import ConfigError, DataError
+from delayprop.errors import ConfigError, DataError, SimulationError
 from delayprop.graph import NetworkGraph, NeuronGroup, Projection
 from delayprop.reference import simulate_brian2
-from delayprop.reference.brian2_sim import syn_constants
+from delayprop.reference.brian2_sim import _collect, syn_constants
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "genn_forward.npz"
 
@@ -169,6 +170,18 @@ def test_empty_population_and_projection():
     assert res.v["out"].shape == (2, 5, 1) and not res.v["out"].any()
     assert res.v["none"].shape == (2, 5, 0)
     assert [len(s) for s, _ in res.spikes["none"]] == [0, 0]
+
+
+def test_recorded_steps_that_disagree_are_a_simulation_error():
+    """If Brian2 ever recorded V for another number of steps than simulated, the result
+    is refused with the project's error (a RuntimeError too), not reshaped wrongly."""
+    graph = NetworkGraph([NeuronGroup("in", 1, "spike_source"),
+                          NeuronGroup("out", 2, "li", tau_mem=10.0)], [])
+    monitor = types.SimpleNamespace(V=np.zeros((2 * 2, 4)))      # 4 steps recorded, 5 run
+    with pytest.raises(SimulationError, match="recorded 4 steps of V for 'out', expected 5") \
+            as err:
+        _collect(graph, 2, 5, {}, {"out": monitor}, ("out",))
+    assert isinstance(err.value, RuntimeError)
 
 
 def test_import_does_not_need_brian2():
