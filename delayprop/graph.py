@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from delayprop.errors import ConfigError, DataError
+from delayprop.delays import check_ring_size
+from delayprop.errors import ConfigError, DataError, UnknownNameError
 
 __all__ = ["NEURON_KINDS", "NeuronGroup", "Projection", "NetworkGraph", "save_graph",
            "load_graph"]
@@ -92,7 +93,8 @@ class Projection:
     delay : array of int
         Dendritic delay in whole steps, ``0 <= delay < max_delay``.
     max_delay : int
-        Ring size D of the group (GeNN's ``max_dendritic_delay_timesteps``).
+        Ring size D of the group, not the largest delay: delays lie in ``0..D-1``
+        (GeNN's ``max_dendritic_delay_timesteps``; see :mod:`delayprop.delays`).
     tau_syn : float
         Time constant of the exponential postsynaptic current, ms.
     """
@@ -115,9 +117,7 @@ class Projection:
             if len(getattr(self, key)) != n:
                 raise ConfigError(f"projection '{self.name}': '{key}' has "
                                   f"{len(getattr(self, key))} entries, 'pre' has {n}")
-        if self.max_delay < 1:
-            raise ConfigError(f"projection '{self.name}': max_delay must be >= 1, "
-                              f"got {self.max_delay}")
+        check_ring_size(self.max_delay, f"projection '{self.name}'", "max_delay")
         if n and (self.delay.min() < 0 or self.delay.max() >= self.max_delay):
             raise ConfigError(f"projection '{self.name}': delays must lie in "
                               f"[0, {self.max_delay - 1}], got [{self.delay.min()}, "
@@ -162,7 +162,8 @@ class NetworkGraph:
         for pop in self.populations:
             if pop.name == name:
                 return pop
-        raise KeyError(f"no population '{name}'; known: {[p.name for p in self.populations]}")
+        raise UnknownNameError(f"no population '{name}'; known: "
+                               f"{[p.name for p in self.populations]}")
 
     def incoming(self, name: str) -> list[Projection]:
         return [p for p in self.projections if p.target == name]

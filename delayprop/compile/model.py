@@ -128,9 +128,9 @@ class Model:
         if not isinstance(postsynaptic_init, PostsynapticInit):
             raise ConfigError(f"synapse group '{name}': use init_postsynaptic(...) for the "
                               f"postsynaptic model")
-        if int(max_dendritic_delay_timesteps) < 1:
-            raise ConfigError(f"synapse group '{name}': max_dendritic_delay_timesteps must be "
-                              f">= 1, got {max_dendritic_delay_timesteps}")
+        from delayprop.delays import check_ring_size   # D: the ring size, delays 0..D-1
+        check_ring_size(max_dendritic_delay_timesteps, f"synapse group '{name}'",
+                        "max_dendritic_delay_timesteps")
         sg = SynapseGroup(self, name, matrix_type, src, tgt, weight_update_init,
                           postsynaptic_init, max_dendritic_delay_timesteps)
         sg.adjoint, sg.adjoint_params = adjoint, dict(adjoint_params or {})

@@ -11,7 +11,8 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 
-from delayprop.errors import CodeGenerationError, ModelDefinitionError
+from delayprop.delays import check_ring_size
+from delayprop.errors import CodeGenerationError, ModelDefinitionError, UnknownNameError
 from delayprop.genn_models.spec import (AdjointNeuronModel, AdjointWeightUpdateModel,
                                         CurrentSourceModel, NeuronModel, PostsynapticModel,
                                         WeightUpdateModel)
@@ -122,10 +123,8 @@ class NetworkSpec:
                 if end not in pops:
                     raise CodeGenerationError(f"synapse group '{sg.name}': population "
                                               f"'{end}' does not exist; known: {list(pops)}")
-            if sg.max_dendritic_delay_timesteps < 1:
-                raise CodeGenerationError(
-                    f"synapse group '{sg.name}': max_dendritic_delay_timesteps must be >= 1, "
-                    f"got {sg.max_dendritic_delay_timesteps}")
+            check_ring_size(sg.max_dendritic_delay_timesteps, f"synapse group '{sg.name}'",
+                            "max_dendritic_delay_timesteps", CodeGenerationError)
             if not pops[sg.source].model.spikes:
                 raise CodeGenerationError(
                     f"synapse group '{sg.name}': source '{sg.source}' (model "
@@ -144,7 +143,8 @@ class NetworkSpec:
         for p in self.populations:
             if p.name == name:
                 return p
-        raise KeyError(name)
+        raise UnknownNameError(f"network '{self.name}' has no population '{name}'; known: "
+                               f"{[p.name for p in self.populations]}")
 
     def incoming(self, name: str) -> list[SynapseGroupSpec]:
         return [s for s in self.synapse_groups if s.target == name]

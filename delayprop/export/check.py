@@ -173,7 +173,7 @@ def _check_delays(graph: NetworkGraph, profile: HardwareProfile, report: CheckRe
                    f"{_listing(where, ticks[bad], over, lambda w: f'{w[0]}->{w[1]}')}); "
                    f"delays are never clipped: use a profile with a longer delay range "
                    f"(e.g. 'spinnaker-delay-ext') or retrain with max_delay <= "
-                   f"{profile.max_delay_steps() + 1 if hi is not None else '?'}")
+                   f"{profile.delay_slots if hi is not None else '?'}")
             report.violations.append(Violation("delay", proj.name, where, ticks[bad], bound,
                                                over, msg))
 

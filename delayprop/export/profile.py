@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from delayprop.delays import check_ring_size
 from delayprop.errors import ConfigError
 
 __all__ = ["HardwareProfile", "PROFILES", "get_profile", "load_profile", "profile_from_dict"]
@@ -45,7 +46,8 @@ class HardwareProfile:
         Most synapses in one synaptic row: one presynaptic neuron, one projection, one
         receptor type (sign), one postsynaptic core; None = no limit.
     min_delay_ticks, max_delay_ticks : int
-        Delay range of the target in ticks (one tick = one step ``dt``).
+        Delay range of the target in ticks (one tick = one step ``dt``). A network fits
+        when its ring size D (``max_delay``) is at most :attr:`delay_slots`.
     delay_offset : {0, 1}
         Target delay in ticks = delayprop delay ``d`` (steps) + ``delay_offset``.
     weight_bits : int or None
@@ -95,6 +97,10 @@ class HardwareProfile:
         if self.delay_offset not in (0, 1):
             raise ConfigError(f"{where}: delay_offset must be 0 or 1 (see the delay mapping "
                               f"in delayprop/export/README.md), got {self.delay_offset!r}")
+        if self.max_delay_ticks is not None:
+            check_ring_size(self.delay_slots, f"{where} (max_delay_ticks "
+                            f"{self.max_delay_ticks} - delay_offset {self.delay_offset} + 1)",
+                            "delay_slots")
         if self.weight_bits is not None and not (_whole(self.weight_bits, minimum=2)
                                                  and self.weight_bits <= 52):
             raise ConfigError(f"{where}: weight_bits must be a whole number in [2, 52] or "
@@ -121,11 +127,18 @@ class HardwareProfile:
         """Target delay in ticks for delayprop delays ``d`` (steps): ``d + delay_offset``."""
         return delay_steps + self.delay_offset
 
-    def max_delay_steps(self) -> int | None:
-        """Largest delayprop delay (steps) the target can hold, or None if unbounded."""
+    @property
+    def delay_slots(self) -> int | None:
+        """The largest ring size D a network may have to fit the target, or None if unbounded.
+
+        In the unit of ``max_delay`` / ``max_delay_steps`` / ``--max-delay`` (see
+        :mod:`delayprop.delays`): the target holds delays ``d <= D - 1`` steps, i.e.
+        ``D = max_delay_ticks - delay_offset + 1``. Delays below
+        ``min_delay_ticks - delay_offset`` are not held either.
+        """
         if self.max_delay_ticks is None:
             return None
-        return self.max_delay_ticks - self.delay_offset
+        return self.max_delay_ticks - self.delay_offset + 1
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from delayprop.delays import check_ring_size
 from delayprop.errors import ConfigError
 from delayprop.graph import save_graph
 
@@ -38,8 +39,9 @@ DATASETS = ("rawhd", "shd", "ssc")
 class ExperimentConfig:
     """Every setting of a training run (time in ms; delays in steps).
 
-    Defaults are those of the RawHD experiments: 40 -> 256 -> 20, max delay 25 steps,
-    delays learned, Adam with OneCycle for weights and cosine annealing for delays.
+    Defaults are those of the RawHD experiments: 40 -> 256 -> 20, ring size
+    ``max_delay`` = D = 25 (delays 0..24 steps), delays learned, Adam with OneCycle for
+    weights and cosine annealing for delays.
     """
     data: str = "rawhd"
     data_path: str | None = None
@@ -47,7 +49,7 @@ class ExperimentConfig:
     epochs: int = 50
     batch_size: int = 32
     hidden: int = 256
-    max_delay: int = 25
+    max_delay: int = 25                  # ring size D: delays 0..D-1 steps (--max-delay)
     delay_learning: bool = True
     sparsity: float = 0.0                # fraction of input->hidden synapses absent
     tau_mem: float = 20.0
@@ -74,11 +76,12 @@ class ExperimentConfig:
     def __post_init__(self):
         if self.data not in DATASETS:
             raise ConfigError(f"data must be one of {DATASETS}, got {self.data!r}")
-        for name in ("epochs", "batch_size", "hidden", "max_delay"):
+        for name in ("epochs", "batch_size", "hidden"):
             value = getattr(self, name)
             if int(value) != value or value < (0 if name == "epochs" else 1):
                 raise ConfigError(f"{name} must be a whole number >= "
                                   f"{0 if name == 'epochs' else 1}, got {value!r}")
+        check_ring_size(self.max_delay, "ExperimentConfig", "max_delay")
         if not 0.0 <= self.sparsity < 1.0:
             raise ConfigError(f"sparsity must lie in [0, 1), got {self.sparsity}")
         if self.limit is not None and self.limit < 1:
@@ -149,10 +152,11 @@ def _check_hardware(cfg: ExperimentConfig, graded: bool) -> None:
     """The run must produce a network the hardware profile can hold."""
     from delayprop.export import get_profile
     profile = get_profile(cfg.hardware)
-    top = profile.max_delay_steps()
-    if top is not None and cfg.max_delay - 1 > top:
-        raise ConfigError(f"hardware '{profile.name}' holds delays up to {top} steps "
-                          f"({profile.max_delay_ticks} ticks); use --max-delay {top + 1}")
+    slots = profile.delay_slots
+    if slots is not None and cfg.max_delay > slots:
+        raise ConfigError(f"hardware '{profile.name}' holds delays up to {slots - 1} steps "
+                          f"({profile.max_delay_ticks} ticks), a ring size of {slots}; got "
+                          f"--max-delay {cfg.max_delay}: use --max-delay {slots}")
     if graded and not profile.graded_events:
         raise ConfigError(f"hardware '{profile.name}' carries only binary spikes; encode the "
                           f"graded input with --encode sigma_delta")

@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from delayprop.delays import check_ring_size
 from delayprop.errors import ConfigError
 from delayprop.training.connectivity import Connectivity, Dense
 from delayprop.training.initializers import Constant, Initializer, Uniform
@@ -104,8 +105,9 @@ class Connection:
         Dendritic delay in whole steps (real values are rounded in the forward pass);
         ``0`` by default.
     max_delay_steps : int, optional
-        Ring size D: delays lie in ``[0, D - 1]``. Needed when delays are learned; by
-        default the smallest D that holds the initial delays.
+        Ring size D: delays lie in ``[0, D - 1]`` (mlGeNN's name for D, not the largest
+        delay; see :mod:`delayprop.delays`). Needed when delays are learned; by default
+        the smallest D that holds the initial delays.
     """
 
     def __init__(self, source: Population, target: Population,
@@ -135,10 +137,7 @@ class Connection:
     @staticmethod
     def _ring_size(delay, max_delay_steps) -> int:
         if max_delay_steps is not None:
-            if int(max_delay_steps) != max_delay_steps or max_delay_steps < 1:
-                raise ConfigError(f"Connection: max_delay_steps must be a whole number >= 1, "
-                                  f"got {max_delay_steps!r}")
-            return int(max_delay_steps)
+            return check_ring_size(max_delay_steps, "Connection", "max_delay_steps")
         if isinstance(delay, Uniform):
             return max(1, math.ceil(delay.high))
         if isinstance(delay, Constant):

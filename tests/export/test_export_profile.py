@@ -22,9 +22,35 @@ def test_builtin_limits_are_the_documented_ones():
 def test_delay_mapping_includes_the_step_order_offset():
     """delayprop d arrives after d + 1 steps: SpiNNaker d + 1 ticks, Loihi 2 delay d."""
     assert PROFILES["spinnaker"].ticks(np.array([0, 15])).tolist() == [1, 16]
-    assert PROFILES["spinnaker"].max_delay_steps() == 15
-    assert PROFILES["spinnaker-delay-ext"].max_delay_steps() == 143
-    assert PROFILES["loihi2"].ticks(62) == 62 and PROFILES["loihi2"].max_delay_steps() == 62
+    assert PROFILES["loihi2"].ticks(62) == 62
+
+
+def test_delay_slots_is_the_ring_size_d():
+    """delay_slots is in the unit of max_delay / --max-delay: the ring size D, delays
+    0..D-1; a network with max_delay == delay_slots fits, one more does not."""
+    assert PROFILES["spinnaker"].delay_slots == 16           # d 0..15 -> 1..16 ticks
+    assert PROFILES["spinnaker-delay-ext"].delay_slots == 144
+    assert PROFILES["loihi2"].delay_slots == 63              # d 0..62 -> 0..62 ticks
+    assert HardwareProfile("free").delay_slots is None
+    for p in PROFILES.values():
+        top = p.delay_slots - 1
+        assert p.ticks(top) == p.max_delay_ticks
+    with pytest.raises(ConfigError, match="delay_slots .*ring size D.* >= 1, got 0"):
+        HardwareProfile("none", max_delay_ticks=0, delay_offset=1)
+    assert HardwareProfile("one", max_delay_ticks=0, delay_offset=0).delay_slots == 1
+
+
+def test_profiles_saved_by_old_runs_read_the_same(tmp_path):
+    """A profile is saved by its fields (ticks), never by delay_slots, so the profile of
+    an export report written before delay_slots existed reads back to the same limits."""
+    old = {"name": "spinnaker", "max_fan_in": None, "max_row_length": 255,
+           "min_delay_ticks": 1, "max_delay_ticks": 16, "delay_offset": 1, "weight_bits": 16,
+           "weight_sign": "receptor", "scale_scope": "post_receptor",
+           "neurons_per_core": 256, "graded_events": False,
+           "description": PROFILES["spinnaker"].description}
+    assert profile_from_dict(old) == PROFILES["spinnaker"]
+    assert "delay_slots" not in PROFILES["spinnaker"].to_dict()
+    assert profile_from_dict(PROFILES["loihi2"].to_dict()).delay_slots == 63
 
 
 def test_user_profiles_from_dict_and_files(tmp_path):
