@@ -34,7 +34,12 @@ def test_delay_slots_is_the_ring_size_d():
     assert HardwareProfile("free").delay_slots is None
     for p in PROFILES.values():
         top = p.delay_slots - 1
-        assert p.ticks(top) == p.max_delay_ticks
+        assert p.ticks(top) == p.max_delay_ticks < p.ticks(top + 1)
+    from delayprop.training.experiment import ExperimentConfig, _check_hardware
+    _check_hardware(ExperimentConfig(max_delay=16, hardware="spinnaker"), graded=False)
+    with pytest.raises(ConfigError, match=r"delays up to 15 steps \(16 ticks\), a ring size "
+                                          r"of 16; got --max-delay 17: use --max-delay 16"):
+        _check_hardware(ExperimentConfig(max_delay=17, hardware="spinnaker"), graded=False)
     with pytest.raises(ConfigError, match="delay_slots .*ring size D.* >= 1, got 0"):
         HardwareProfile("none", max_delay_ticks=0, delay_offset=1)
     assert HardwareProfile("one", max_delay_ticks=0, delay_offset=0).delay_slots == 1
