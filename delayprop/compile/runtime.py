@@ -4,7 +4,8 @@ Python owns every array as a numpy array (``view`` gives it without a copy). The
 code receives a ``DPState``: one pointer per array in layout order, which is exactly a C
 array of ``void*`` — built here with ctypes. On the CPU the pointers are the numpy buffers
 themselves; on CUDA each array also has a device copy, moved explicitly with
-:meth:`Runtime.push` and :meth:`Runtime.pull`.
+:meth:`Runtime.push` and :meth:`Runtime.pull`. Which of the two holds is decided once, by
+the memory strategy (:class:`HostMemory` or :class:`DeviceMemory`) picked for the backend.
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from delayprop.compile.handles import RT, ArrayHandles, ring_name
 from delayprop.compile.layout import ArraySpec, RuntimeSizes, rt_fields
 from delayprop.compile.spec import NetworkSpec
 from delayprop.errors import DelaypropError
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "HostMemory", "DeviceMemory"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +28,99 @@ _ERRORS = {1: "a dendritic delay was out of range [0, max_dendritic_delay_timest
               "in synapse group '{detail}'"}
 
 
-class Runtime:
-    """Arrays and entry points of one loaded model (CPU or CUDA)."""
+class HostMemory:
+    """CPU: the generated code works on the numpy buffers themselves; nothing moves."""
+
+    def __init__(self, lib):
+        self._lib = lib
+
+    def bind(self, name: str, array: np.ndarray):
+        """The pointer the generated code gets for ``array``."""
+        return array.ctypes.data if array.size else None
+
+    def copy_to_device(self, name: str, array: np.ndarray, offset: int = 0,
+                       nbytes: int | None = None) -> None:
+        """Bytes ``[offset, offset + nbytes)`` (default: to the end) of ``array``."""
+
+    def copy_to_host(self, name: str, array: np.ndarray, offset: int = 0,
+                     nbytes: int | None = None) -> None:
+        """Bytes ``[offset, offset + nbytes)`` (default: to the end) of ``array``."""
+
+    def check(self, model: str) -> None:
+        """Raise if the last entry point failed on the device."""
+
+    def close(self) -> None:
+        """Free what :meth:`bind` allocated."""
+
+
+class DeviceMemory(HostMemory):
+    """CUDA: every array has a device copy that :meth:`bind` allocates and fills."""
+
+    def __init__(self, lib):
+        super().__init__(lib)
+        self._device: dict[str, int] = {}
+        lib.dp_cuda_malloc.restype = ctypes.c_void_p
+        lib.dp_cuda_malloc.argtypes = [ctypes.c_size_t]
+        lib.dp_cuda_free.argtypes = [ctypes.c_void_p]
+        lib.dp_cuda_copy.restype = ctypes.c_int32
+        lib.dp_cuda_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                     ctypes.c_int32]
+        lib.dp_cuda_last_error.restype = ctypes.c_char_p
+        # the first launch or kernel failure of an entry point (0: none)
+        lib.dp_cuda_status.restype = ctypes.c_int32
+
+    def bind(self, name: str, array: np.ndarray):
+        old = self._device.pop(name, None)
+        if old:
+            self._lib.dp_cuda_free(ctypes.c_void_p(old))
+        ptr = self._lib.dp_cuda_malloc(max(array.nbytes, 1))
+        if not ptr:
+            raise DelaypropError(f"CUDA allocation of {array.nbytes} bytes for '{name}' "
+                                 f"failed: {self._error()}")
+        self._device[name] = ptr
+        self.copy_to_device(name, array)
+        return ptr
+
+    def copy_to_device(self, name, array, offset=0, nbytes=None) -> None:
+        nbytes = array.nbytes - offset if nbytes is None else nbytes
+        if nbytes:
+            self._copy(self._device[name] + offset, array.ctypes.data + offset, nbytes, 1)
+
+    def copy_to_host(self, name, array, offset=0, nbytes=None) -> None:
+        nbytes = array.nbytes - offset if nbytes is None else nbytes
+        if nbytes:
+            self._copy(array.ctypes.data + offset, self._device[name] + offset, nbytes, 0)
+
+    def _copy(self, dst, src, nbytes, to_device):
+        if self._lib.dp_cuda_copy(ctypes.c_void_p(dst), ctypes.c_void_p(src), nbytes,
+                                  to_device) != 0:
+            raise DelaypropError(f"CUDA copy failed: {self._error()}")
+
+    def _error(self) -> str:
+        return self._lib.dp_cuda_last_error().decode()
+
+    def check(self, model: str) -> None:
+        # a failed kernel leaves the arrays undefined; say so before anything reads them
+        # (dp_run/dp_forward record the failure, see backends/cuda.py)
+        if self._lib.dp_cuda_status() != 0:
+            raise DelaypropError(f"a CUDA kernel of model '{model}' failed: {self._error()}")
+
+    def close(self) -> None:
+        for ptr in self._device.values():
+            self._lib.dp_cuda_free(ctypes.c_void_p(ptr))
+        self._device.clear()
+
+
+#: The memory strategy of each backend.
+MEMORY = {"cpu": HostMemory, "cuda": DeviceMemory}
+
+
+class Runtime(ArrayHandles):
+    """Arrays and entry points of one loaded model (CPU or CUDA).
+
+    The typed views training uses (:meth:`gradient`, :meth:`loss`, ...) come from
+    :class:`~delayprop.compile.handles.ArrayHandles`.
+    """
 
     def __init__(self, spec: NetworkSpec, layout: list[ArraySpec], library: Path,
                  sizes: RuntimeSizes, backend: str = "cpu"):
@@ -38,14 +131,14 @@ class Runtime:
         self.sizes = sizes
         self._lib = ctypes.CDLL(str(library))
         self._declare()
+        self.memory = MEMORY[backend](self._lib)
         self.rt_index = {name: i for i, name in enumerate(rt_fields(spec))}
         sizes.num_threads = max(1, int(self._lib.dp_max_threads()))
         self.arrays: dict[str, np.ndarray] = {}
-        self._device: dict[str, int] = {}
         for name in self.order:
             self.arrays[name] = self._allocate(self.layout[name])
         self._state = (ctypes.c_void_p * len(self.order))()
-        self._device_state = None
+        self._index = {name: i for i, name in enumerate(self.order)}
         for name in self.order:
             self._bind(name)
         self.set_rt("num_threads", sizes.num_threads)
@@ -67,36 +160,12 @@ class Runtime:
             lib.dp_forward.argtypes = [ctypes.c_void_p, ctypes.c_int32]
             lib.dp_backward.restype = None
             lib.dp_backward.argtypes = [ctypes.c_void_p, ctypes.c_int32]
-        if self.backend == "cuda":
-            lib.dp_cuda_malloc.restype = ctypes.c_void_p
-            lib.dp_cuda_malloc.argtypes = [ctypes.c_size_t]
-            lib.dp_cuda_free.argtypes = [ctypes.c_void_p]
-            lib.dp_cuda_copy.restype = ctypes.c_int32
-            lib.dp_cuda_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
-                                         ctypes.c_int32]
-            lib.dp_cuda_last_error.restype = ctypes.c_char_p
-            # CUDA only: the first launch or kernel failure of an entry point (0: none)
-            lib.dp_cuda_status.restype = ctypes.c_int32
 
     def _allocate(self, a: ArraySpec) -> np.ndarray:
         return np.zeros(a.shape(self.sizes), dtype=a.dtype)
 
     def _bind(self, name: str) -> None:
-        index = self.order.index(name)
-        array = self.arrays[name]
-        if self.backend == "cuda":
-            old = self._device.pop(name, None)
-            if old:
-                self._lib.dp_cuda_free(ctypes.c_void_p(old))
-            ptr = self._lib.dp_cuda_malloc(max(array.nbytes, 1))
-            if not ptr:
-                raise DelaypropError(f"CUDA allocation of {array.nbytes} bytes for '{name}' "
-                                     f"failed: {self._lib.dp_cuda_last_error().decode()}")
-            self._device[name] = ptr
-            self._state[index] = ptr
-            self.push(name)
-        else:
-            self._state[index] = array.ctypes.data if array.size else None
+        self._state[self._index[name]] = self.memory.bind(name, self.arrays[name])
 
     def resize(self, name: str, keep: bool = False) -> np.ndarray:
         """Reallocate ``name`` for the current :attr:`sizes` and rebind it."""
@@ -118,35 +187,22 @@ class Runtime:
     # ------------------------------------------------------------------ data movement
     def push(self, *names: str) -> None:
         """Copy host arrays to the device (no-op on the CPU)."""
-        if self.backend != "cuda":
-            return
         for name in names or self.order:
-            array = self.arrays[name]
-            if array.nbytes:
-                self._copy(self._device[name], array.ctypes.data, array.nbytes, 1)
+            self.memory.copy_to_device(name, self.arrays[name])
 
     def pull(self, *names: str) -> None:
         """Copy device arrays to the host (no-op on the CPU)."""
-        if self.backend != "cuda":
-            return
         for name in names or self.order:
-            array = self.arrays[name]
-            if array.nbytes:
-                self._copy(array.ctypes.data, self._device[name], array.nbytes, 0)
-
-    def _copy(self, dst, src, nbytes, to_device):
-        if self._lib.dp_cuda_copy(ctypes.c_void_p(dst), ctypes.c_void_p(src), nbytes,
-                                  to_device) != 0:
-            raise DelaypropError(f"CUDA copy failed: {self._lib.dp_cuda_last_error().decode()}")
+            self.memory.copy_to_host(name, self.arrays[name])
 
     # ------------------------------------------------------------------ run-time ints
     def set_rt(self, field: str, value: int) -> None:
-        self.arrays["dp_rt"][self.rt_index[field]] = value
-        self.push("dp_rt")
+        self.arrays[RT][self.rt_index[field]] = value
+        self.push(RT)
 
     def get_rt(self, field: str) -> int:
-        self.pull("dp_rt")
-        return int(self.arrays["dp_rt"][self.rt_index[field]])
+        self.pull(RT)
+        return int(self.arrays[RT][self.rt_index[field]])
 
     # ------------------------------------------------------------------ entry points
     def reset(self) -> None:
@@ -174,34 +230,37 @@ class Runtime:
         return ctypes.cast(self._state, ctypes.c_void_p)
 
     def _check(self) -> None:
-        if self.backend == "cuda":
-            # CUDA only: a failed kernel leaves the arrays undefined; say so before anything
-            # reads them (dp_run/dp_forward record the failure, see backends/cuda.py)
-            if self._lib.dp_cuda_status() != 0:
-                raise DelaypropError(f"a CUDA kernel of model '{self.spec.name}' failed: "
-                                     f"{self._lib.dp_cuda_last_error().decode()}")
+        self.memory.check(self.spec.name)
         for sg in self.spec.synapse_groups:         # the spare ring slot (see layout.py)
-            name = f"{sg.name}_den"
-            self.pull(name)
-            if np.any(self.arrays[name][:, sg.max_dendritic_delay_timesteps]):
-                self.arrays[name][:, sg.max_dendritic_delay_timesteps] = 0
-                self.push(name)
-                raise DelaypropError(_ERRORS[1].format(detail=sg.name))
-        rt = self.arrays["dp_rt"]
-        if self.backend == "cuda":
-            self.pull("dp_rt")
+            self._check_spare_slot(sg)
+        rt = self.arrays[RT]
+        self.pull(RT)
         code = int(rt[self.rt_index["error"]])
         if code:
             detail = int(rt[self.rt_index["error_detail"]])
             rt[self.rt_index["error"]] = 0
-            self.push("dp_rt")
+            self.push(RT)
             group = self.spec.synapse_groups[detail].name if code == 1 else detail
             raise DelaypropError(_ERRORS.get(code, "error {code}").format(detail=group,
                                                                           code=code))
 
+    def _check_spare_slot(self, sg) -> None:
+        """Events with an out-of-range delay land in ring slot D: copy back only that slot
+        of every instance (not the whole ring) and clear it if anything arrived there."""
+        name = ring_name(sg.name)
+        ring = self.arrays[name]                  # [batch, D + 1, N_post]
+        D = sg.max_dendritic_delay_timesteps
+        row = ring[0, D].nbytes if ring.size else 0
+        regions = [(b * ring.strides[0] + D * ring.strides[1], row)
+                   for b in range(ring.shape[0])] if row else []
+        for offset, nbytes in regions:
+            self.memory.copy_to_host(name, ring, offset, nbytes)
+        if np.any(ring[:, D]):
+            ring[:, D] = 0
+            for offset, nbytes in regions:
+                self.memory.copy_to_device(name, ring, offset, nbytes)
+            raise DelaypropError(_ERRORS[1].format(detail=sg.name))
+
     def close(self) -> None:
-        if self.backend == "cuda":
-            for ptr in self._device.values():
-                self._lib.dp_cuda_free(ctypes.c_void_p(ptr))
-            self._device.clear()
+        self.memory.close()
         self.arrays.clear()
