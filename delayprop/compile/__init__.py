@@ -1,11 +1,22 @@
-"""Code generation, build and runtime: model -> C++/CUDA -> shared library -> numpy views."""
-from delayprop.compile._groups import (CurrentSource, Population, PostsynapticInit,
-                                       SynapseGroup, Variable, WeightUpdateInit,
-                                       init_postsynaptic, init_weight_update)
+"""Code generation, build and runtime: model -> C++/CUDA -> shared library -> numpy views.
+
+The engine contract the layers above use: :class:`Model` (``model.runtime``), its
+:class:`NeuronGroup` / :class:`SynapseGroup` objects, :class:`~delayprop.compile.runtime.
+Runtime` with the typed array views of :mod:`delayprop.compile.handles`, and the helpers
+:func:`spike_source_arrays` and :func:`broadcast`.
+"""
+from delayprop.compile import handles
+from delayprop.compile._groups import (CurrentSource, NeuronGroup, Population,
+                                       PostsynapticInit, SynapseGroup, Variable,
+                                       WeightUpdateInit, broadcast, init_postsynaptic,
+                                       init_weight_update, spike_source_arrays)
 from delayprop.compile.cache import cache_root
+from delayprop.compile.connectivity import Ragged
 from delayprop.compile.model import Model
+from delayprop.compile.runtime import Runtime
 from delayprop.compile.spec import NetworkSpec, Precision, SynapseMatrixType, TrainingSpec
 
 __all__ = ["Model", "init_weight_update", "init_postsynaptic", "WeightUpdateInit",
-           "PostsynapticInit", "Variable", "Population", "SynapseGroup", "CurrentSource",
-           "NetworkSpec", "Precision", "SynapseMatrixType", "TrainingSpec", "cache_root"]
+           "PostsynapticInit", "Variable", "NeuronGroup", "Population", "SynapseGroup",
+           "CurrentSource", "NetworkSpec", "Precision", "SynapseMatrixType", "TrainingSpec",
+           "cache_root", "Runtime", "Ragged", "handles", "broadcast", "spike_source_arrays"]

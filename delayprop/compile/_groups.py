@@ -1,4 +1,10 @@
-"""Populations, synapse groups, current sources and their variables (see model.py)."""
+"""Neuron groups, synapse groups, current sources and their variables (see model.py).
+
+What the layers above use is public: :meth:`NeuronGroup.set_initial`,
+:meth:`SynapseGroup.connectivity`, :meth:`SynapseGroup.to_user_order` /
+:meth:`~SynapseGroup.from_user_order`, :meth:`egp_value`; array names come from
+:mod:`delayprop.compile.handles`.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,12 +13,14 @@ from typing import Any, Mapping
 import numpy as np
 
 from delayprop.compile import connectivity as conn
+from delayprop.compile.handles import egp_name, init_name, var_name
 from delayprop.compile.spec import SynapseMatrixType
 from delayprop.errors import ConfigError
 from delayprop.genn_models.spec import PostsynapticModel, WeightUpdateModel
 
 __all__ = ["init_weight_update", "init_postsynaptic", "WeightUpdateInit", "PostsynapticInit",
-           "Variable", "Population", "SynapseGroup", "CurrentSource", "broadcast",
+           "Variable", "NeuronGroup", "Population", "SynapseGroup", "CurrentSource",
+           "broadcast",
            "spike_source_arrays"]
 
 
@@ -73,7 +81,7 @@ class Variable:
 
     @property
     def values(self) -> np.ndarray:
-        return self._owner._to_user_order(self.name, self.view).copy()
+        return self._owner.to_user_order(self.name, self.view).copy()
 
     @values.setter
     def values(self, new) -> None:
@@ -81,7 +89,7 @@ class Variable:
 
     def set_init_values(self, values) -> None:
         """Set the initial values (before or after :meth:`Model.load`)."""
-        self._owner._set_init(self.name, values)
+        self._owner.set_initial(self.name, values)
 
     def push_to_device(self) -> None:
         self._owner._model._runtime_or_raise().push(self._array)
@@ -95,15 +103,20 @@ class _Owner:
     _model: "Model"   # noqa: F821  (delayprop.compile.model.Model; avoids an import cycle)
     name: str
 
-    def _array_name(self, var: str) -> str:
-        return f"{self.name}_{var}"
+    _egp_values: dict[str, np.ndarray]
 
-    def _to_user_order(self, var: str, array: np.ndarray) -> np.ndarray:
+    def to_user_order(self, var: str, array: np.ndarray) -> np.ndarray:
+        """An array of variable ``var`` in the compiled layout -> values in the user's
+        order (the identity except for SPARSE synapse variables)."""
         return array
 
+    def egp_value(self, name: str) -> np.ndarray | None:
+        """The array last given to extra global parameter ``name`` (None if none was)."""
+        return self._egp_values.get(name)
 
-class Population(_Owner):
-    """A neuron population (see :meth:`Model.add_neuron_population`)."""
+
+class NeuronGroup(_Owner):
+    """A neuron population (see :meth:`Model.add_neuron_population`; GeNN's name)."""
 
     def __init__(self, model, name, size, neuron, params, vars_):
         self._model, self.name, self.size, self.model = model, name, int(size), neuron
@@ -115,24 +128,28 @@ class Population(_Owner):
             raise ConfigError(f"population '{name}': model '{neuron.name}' has no variables "
                               f"{sorted(unknown)}; it has {list(neuron.var_names)}")
         self.spike_recording_enabled = False
-        self.vars = {v: Variable(self, v, f"{name}_{v}") for v in neuron.var_names}
+        self.vars = {v: Variable(self, v, var_name(name, v)) for v in neuron.var_names}
         self.extra_global_params = {e[0]: _EGP(self, e[0]) for e in neuron.extra_global_params}
 
-    def _set_init(self, var, values):
+    def set_initial(self, var: str, values) -> None:
+        """Initial values of variable ``var`` (a scalar, [neurons] or [batch, neurons]);
+        once loaded, also its current values (uploaded)."""
         self._init[var] = values
         rt = self._model._runtime
         if rt is not None:
-            init = broadcast(values, rt.arrays[f"{self.name}_{var}_init"].shape,
-                              f"population '{self.name}' variable '{var}'")
-            rt.arrays[f"{self.name}_{var}_init"][...] = init
-            rt.arrays[f"{self.name}_{var}"][...] = init
-            rt.push(f"{self.name}_{var}_init", f"{self.name}_{var}")
+            init, current = init_name(self.name, var), var_name(self.name, var)
+            values = broadcast(values, rt.arrays[init].shape,
+                               f"population '{self.name}' variable '{var}'")
+            rt.arrays[init][...] = values
+            rt.arrays[current][...] = values
+            rt.push(init, current)
 
     def _set_current(self, var, values):
         rt = self._model._runtime_or_raise()
-        arr = rt.arrays[f"{self.name}_{var}"]
+        name = var_name(self.name, var)
+        arr = rt.arrays[name]
         arr[...] = broadcast(values, arr.shape, f"population '{self.name}' variable '{var}'")
-        rt.push(f"{self.name}_{var}")
+        rt.push(name)
 
     def set_spikes(self, spikes) -> None:
         """Give a SpikeSourceArray population its spikes, one entry per batch instance.
@@ -155,8 +172,8 @@ class Population(_Owner):
         (see :func:`spike_source_arrays`): instance b's neuron i fires at
         ``times[start[b, i]:end[b, i]]``."""
         self._require_spike_source()
-        self._set_init("startSpike", start)
-        self._set_init("endSpike", end)
+        self.set_initial("startSpike", start)
+        self.set_initial("endSpike", end)
         self.extra_global_params["spikeTimes"].set_init_values(times)
 
     def _require_spike_source(self):
@@ -182,14 +199,15 @@ class _EGP:
         self._owner._egp_values[self.name] = values
         rt = self._owner._model._runtime
         if rt is not None:
-            rt.replace(f"{self._owner.name}_{self.name}", values)
+            rt.replace(egp_name(self._owner.name, self.name), values)
 
     @property
     def view(self) -> np.ndarray:
-        return self._owner._model._runtime_or_raise().arrays[f"{self._owner.name}_{self.name}"]
+        rt = self._owner._model._runtime_or_raise()
+        return rt.arrays[egp_name(self._owner.name, self.name)]
 
     def push_to_device(self) -> None:
-        self._owner._model._runtime_or_raise().push(f"{self._owner.name}_{self.name}")
+        self._owner._model._runtime_or_raise().push(egp_name(self._owner.name, self.name))
 
 
 class SynapseGroup(_Owner):
@@ -208,8 +226,8 @@ class SynapseGroup(_Owner):
                               f"variables {sorted(unknown)}; it has {list(wu.model.var_names)}")
         self._init = dict(wu.vars)
         self._ps_init = dict(ps.vars)
-        self.vars = {v: Variable(self, v, f"{name}_{v}") for v in wu.model.var_names}
-        self.psm_vars = {v: Variable(self, v, f"{name}_{v}") for v in ps.model.var_names}
+        self.vars = {v: Variable(self, v, var_name(name, v)) for v in wu.model.var_names}
+        self.psm_vars = {v: Variable(self, v, var_name(name, v)) for v in ps.model.var_names}
         self.extra_global_params = {e[0]: _EGP(self, e[0])
                                     for e in wu.model.extra_global_params}
         self._egp_values: dict[str, np.ndarray] = {}
@@ -238,12 +256,13 @@ class SynapseGroup(_Owner):
         self.set_sparse_connections(pre_indices, post_indices)
 
     def get_sparse_pre_inds(self) -> np.ndarray:
-        return self._connectivity().pre.copy()
+        return self.connectivity().pre.copy()
 
     def get_sparse_post_inds(self) -> np.ndarray:
-        return self._connectivity().post.copy()
+        return self.connectivity().post.copy()
 
-    def _connectivity(self) -> conn.Ragged:
+    def connectivity(self) -> conn.Ragged:
+        """The ragged layout of a SPARSE group's synapses (synapse order, slots)."""
         if self._conn is None:
             raise ConfigError(f"synapse group '{self.name}' is SPARSE but has no synapses; "
                               f"call set_sparse_connections(pre, post) first")
@@ -253,16 +272,30 @@ class SynapseGroup(_Owner):
     def num_synapses(self) -> int:
         if self.matrix_type is SynapseMatrixType.DENSE:
             return self.source.size * self.target.size
-        return len(self._connectivity().pre)
+        return len(self.connectivity().pre)
 
-    def _to_user_order(self, var, array):
+    def to_user_order(self, var: str, array: np.ndarray) -> np.ndarray:
+        """An array of ``var`` in the compiled layout (any leading axes) -> values in
+        synapse order (sorted by (pre, post); the ragged slots gathered for SPARSE)."""
         if var in self.psm_vars:
             return array
         if self.matrix_type is SynapseMatrixType.SPARSE:
-            return self._connectivity().gather(array)
+            return self.connectivity().gather(array)
         return array
 
-    def _set_init(self, var, values):
+    def from_user_order(self, var: str, values, dtype=np.float64,
+                        what: str | None = None) -> np.ndarray:
+        """Values of ``var``, one per synapse in the order of the connection lists (or a
+        scalar for SPARSE groups) -> a new array in the compiled layout of ``dtype``."""
+        if var in self.psm_vars or self.matrix_type is SynapseMatrixType.DENSE:
+            return np.asarray(values, dtype).copy()
+        return self.connectivity().scatter(
+            values, self.source.size, dtype,
+            what or f"synapse group '{self.name}' variable '{var}'")
+
+    def set_initial(self, var: str, values) -> None:
+        """Initial values of weight update or postsynaptic variable ``var``; once
+        loaded, also uploaded."""
         if var in self.psm_vars:
             self._ps_init[var] = values
         else:
@@ -271,7 +304,7 @@ class SynapseGroup(_Owner):
             self._model._upload_group_vars(self, only=var)
 
     def _set_current(self, var, values):
-        self._set_init(var, values)
+        self.set_initial(var, values)
 
 
 class CurrentSource(_Owner):
@@ -279,20 +312,23 @@ class CurrentSource(_Owner):
         self._model, self.name, self.model, self.target = model, name, cs_model, pop
         self.params = dict(params or {})
         self._init = dict(vars_ or {})
-        self.vars = {v: Variable(self, v, f"{name}_{v}") for v in cs_model.var_names}
+        self.vars = {v: Variable(self, v, var_name(name, v)) for v in cs_model.var_names}
         self.extra_global_params = {e[0]: _EGP(self, e[0])
                                     for e in cs_model.extra_global_params}
         self._egp_values: dict[str, np.ndarray] = {}
 
-    def _set_init(self, var, values):
+    def set_initial(self, var: str, values) -> None:
+        """Values of variable ``var`` (uploaded once loaded)."""
         self._init[var] = values
         rt = self._model._runtime
         if rt is not None:
-            arr = rt.arrays[f"{self.name}_{var}"]
+            name = var_name(self.name, var)
+            arr = rt.arrays[name]
             arr[...] = broadcast(values, arr.shape, f"current source '{self.name}' '{var}'")
-            rt.push(f"{self.name}_{var}")
+            rt.push(name)
 
-    _set_current = _set_init
+    def _set_current(self, var, values):
+        self.set_initial(var, values)
 
 
 def broadcast(values, shape, what) -> np.ndarray:
@@ -337,3 +373,7 @@ def spike_source_arrays(spikes, size: int, dt: float, what: str):
     start = (end - counts).astype(np.uint32)
     step = np.ceil(times[order] / dt - 1e-9)
     return start, end, (step - 0.5) * dt
+
+
+#: The compile layer's neuron group under its former name.
+Population = NeuronGroup

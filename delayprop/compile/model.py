@@ -25,11 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from delayprop.compile._groups import (CurrentSource, Population, PostsynapticInit,
+from delayprop.compile._groups import (CurrentSource, NeuronGroup, PostsynapticInit,
                                        SynapseGroup, WeightUpdateInit, broadcast)
 from delayprop.compile.backends import render, source_name
 from delayprop.compile.build import build_shared_library
-from delayprop.compile.layout import RuntimeSizes
+from delayprop.compile.handles import (egp_name, ind_name, init_name, recording_name,
+                                       row_length_name, var_name)
+from delayprop.compile.layout import ArrayRole, RuntimeSizes
 from delayprop.compile.lower import taped_populations
 from delayprop.compile.runtime import Runtime
 from delayprop.compile.spec import (CurrentSourceSpec, NetworkSpec, PopulationSpec, Precision,
@@ -72,7 +74,7 @@ class Model:
         self.batch_size = int(batch_size)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        self.neuron_populations: dict[str, Population] = {}
+        self.neuron_populations: dict[str, NeuronGroup] = {}
         self.synapse_populations: dict[str, SynapseGroup] = {}
         self.current_sources: dict[str, CurrentSource] = {}
         self.training: TrainingSpec | None = None
@@ -99,7 +101,7 @@ class Model:
 
     def add_neuron_population(self, pop_name: str, num_neurons: int, neuron: NeuronModel,
                               params=None, vars=None, *, adjoint: AdjointNeuronModel = None,
-                              adjoint_params=None) -> Population:
+                              adjoint_params=None) -> NeuronGroup:
         """Add ``num_neurons`` neurons of model ``neuron`` (PyGeNN's signature)."""
         name = self._new_name(pop_name)
         if not isinstance(neuron, NeuronModel):
@@ -108,7 +110,7 @@ class Model:
         if int(num_neurons) != num_neurons or num_neurons < 0:
             raise ConfigError(f"population '{name}': num_neurons must be a whole number >= 0,"
                               f" got {num_neurons!r}")
-        pop = Population(self, name, num_neurons, neuron, params, vars)
+        pop = NeuronGroup(self, name, num_neurons, neuron, params, vars)
         pop.adjoint, pop.adjoint_params = adjoint, dict(adjoint_params or {})
         self.neuron_populations[name] = pop
         return pop
@@ -146,8 +148,8 @@ class Model:
         self.current_sources[name] = cs
         return cs
 
-    def _population(self, ref, where: str) -> Population:
-        name = ref.name if isinstance(ref, Population) else ref
+    def _population(self, ref, where: str) -> NeuronGroup:
+        name = ref.name if isinstance(ref, NeuronGroup) else ref
         if name not in self.neuron_populations:
             raise ConfigError(f"'{where}': population {name!r} is not in model '{self.name}'; "
                               f"known: {list(self.neuron_populations)}")
@@ -227,7 +229,7 @@ class Model:
             raise StateError(f"model '{self.name}' is already loaded; call unload() first")
         spec = self.spec()
         sizes = RuntimeSizes(
-            max_row_length={s.name: s._connectivity().max_row_length
+            max_row_length={s.name: s.connectivity().max_row_length
                             for s in self.synapse_populations.values()
                             if s.matrix_type is SynapseMatrixType.SPARSE},
             rec_steps=int(num_recording_timesteps or 0),
@@ -236,12 +238,12 @@ class Model:
         try:
             for p in self.neuron_populations.values():
                 for var in p.model.var_names:
-                    p._set_init(var, p._init.get(var, 0))
+                    p.set_initial(var, p._init.get(var, 0))
                 for egp, values in p._egp_values.items():
-                    self._runtime.replace(f"{p.name}_{egp}", values)
+                    self._runtime.replace(egp_name(p.name, egp), values)
             for c in self.current_sources.values():
                 for var in c.model.var_names:
-                    c._set_init(var, c._init.get(var, 0))
+                    c.set_initial(var, c._init.get(var, 0))
             for s in self.synapse_populations.values():
                 self._upload_connectivity(s)
             self.reinitialise()
@@ -262,19 +264,29 @@ class Model:
                              f"first")
         return self._runtime
 
+    @property
+    def runtime(self) -> Runtime:
+        """The loaded model's arrays and entry points (StateError before :meth:`load`)."""
+        return self._runtime_or_raise()
+
+    @property
+    def loaded(self) -> bool:
+        return self._runtime is not None
+
     def _upload_connectivity(self, s: SynapseGroup) -> None:
         rt = self._runtime
         if s.matrix_type is SynapseMatrixType.SPARSE:
-            ragged = s._connectivity()
+            ragged = s.connectivity()
             if rt.sizes.max_row_length.get(s.name) != ragged.max_row_length:
                 rt.sizes.max_row_length[s.name] = ragged.max_row_length
                 rt.set_rt(f"max_row_length.{s.name}", ragged.max_row_length)
-                for a in rt.layout.values():
-                    if a.owner == s.name and a.role in ("conn", "wuvar", "adjoint_wuvar"):
-                        rt.resize(a.name)
-            rt.arrays[f"{s.name}_rowLength"][...] = ragged.row_length
-            rt.arrays[f"{s.name}_ind"][...] = ragged.ind(s.source.size)
-            rt.push(f"{s.name}_rowLength", f"{s.name}_ind")
+                for name in rt.names(s.name, ArrayRole.CONN, ArrayRole.WUVAR,
+                                     ArrayRole.ADJOINT_WUVAR):
+                    rt.resize(name)
+            rows, ind = row_length_name(s.name), ind_name(s.name)
+            rt.arrays[rows][...] = ragged.row_length
+            rt.arrays[ind][...] = ragged.ind(s.source.size)
+            rt.push(rows, ind)
         self._upload_group_vars(s)
 
     def _upload_group_vars(self, s: SynapseGroup, only: str | None = None) -> None:
@@ -288,18 +300,20 @@ class Model:
                     self._upload_synapse_var(s, var, s.adjoint_init.get(var.name, 0))
         for var in s.ps.model.var_names:
             if only in (None, var):
-                arr = rt.arrays[f"{s.name}_{var}_init"]
+                init, current = init_name(s.name, var), var_name(s.name, var)
+                arr = rt.arrays[init]
                 arr[...] = broadcast(s._ps_init.get(var, 0), arr.shape,
                                      f"synapse group '{s.name}' variable '{var}'")
-                rt.arrays[f"{s.name}_{var}"][...] = arr
-                rt.push(f"{s.name}_{var}_init", f"{s.name}_{var}")
+                rt.arrays[current][...] = arr
+                rt.push(init, current)
 
     def _upload_synapse_var(self, s: SynapseGroup, var, values) -> None:
         rt = self._runtime
-        arr = rt.arrays[f"{s.name}_{var.name}"]
+        name = var_name(s.name, var.name)
+        arr = rt.arrays[name]
         what = f"synapse group '{s.name}' variable '{var.name}'"
         if s.matrix_type is SynapseMatrixType.SPARSE:
-            flat = s._connectivity().scatter(values, s.source.size, arr.dtype, what)
+            flat = s.connectivity().scatter(values, s.source.size, arr.dtype, what)
         else:
             values = np.asarray(values)
             n = s.source.size * s.target.size
@@ -307,16 +321,15 @@ class Model:
                 values = values.reshape(n)
             flat = broadcast(values, (n,), what)
         arr[...] = flat        # broadcasts over a leading batch or thread axis
-        rt.push(f"{s.name}_{var.name}")
+        rt.push(name)
 
     def reinitialise(self) -> None:
         """Put every batch instance back to its initial state; time back to 0."""
         rt = self._runtime_or_raise()
         rt.reset()
-        for a in rt.layout.values():
-            if a.role == "record":
-                rt.arrays[a.name][...] = 0
-                rt.push(a.name)
+        for name in rt.names(None, ArrayRole.RECORD):
+            rt.arrays[name][...] = 0
+            rt.push(name)
 
     def run(self, num_steps: int) -> None:
         """Simulate ``num_steps`` steps of every batch instance inside compiled code."""
@@ -328,10 +341,9 @@ class Model:
             needed = self.timestep + num_steps - rt.get_rt("rec_start")
             if needed > rt.sizes.rec_steps:
                 rt.sizes.rec_steps = max(needed, 2 * rt.sizes.rec_steps)
-                for a in rt.layout.values():
-                    if a.role == "record":
-                        rt.pull(a.name)
-                        rt.resize(a.name, keep=True)
+                for name in rt.names(None, ArrayRole.RECORD):
+                    rt.pull(name)
+                    rt.resize(name, keep=True)
                 rt.set_rt("rec_steps", rt.sizes.rec_steps)
         rt.run(num_steps)
 
@@ -347,12 +359,12 @@ class Model:
     def t(self) -> float:
         return self.timestep * self.dt
 
-    def _recorded_spikes(self, pop: Population) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _recorded_spikes(self, pop: NeuronGroup) -> list[tuple[np.ndarray, np.ndarray]]:
         rt = self._runtime_or_raise()
         if not pop.spike_recording_enabled:
             raise StateError(f"population '{pop.name}': spike recording is off; set "
                              f"spike_recording_enabled = True before build()")
-        name = f"{pop.name}_recSpk"
+        name = recording_name(pop.name)
         rt.pull(name)
         start = rt.get_rt("rec_start")
         steps = min(self.timestep - start, rt.sizes.rec_steps)

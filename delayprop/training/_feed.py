@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from delayprop.compile._groups import spike_source_arrays
+from delayprop.compile import spike_source_arrays
 from delayprop.errors import ConfigError, DataError
 from delayprop.training.neurons import GradedInput, SpikeInput
 
@@ -65,14 +65,14 @@ class InputFeeder:
             # Another data set (e.g. the validation set) may have bound its own spike times
             # since this one's last batch: (re)bind ours before using indices into them.
             egp = target.extra_global_params["spikeTimes"]
-            if target._egp_values.get("spikeTimes") is not self.times:
+            if target.egp_value("spikeTimes") is not self.times:
                 egp.set_init_values(self.times)
             start = np.zeros((self.model.batch_size, self.pop.size), np.uint32)
             end = np.zeros_like(start)
             start[:len(indices)] = self.start[indices]
             end[:len(indices)] = self.end[indices]
-            target._set_init("startSpike", start)
-            target._set_init("endSpike", end)
+            target.set_initial("startSpike", start)
+            target.set_initial("endSpike", end)
 
 
 def _contiguous(indices: np.ndarray) -> bool:

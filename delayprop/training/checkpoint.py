@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from delayprop.compile import handles
 from delayprop.errors import DataError
 from delayprop.training.callbacks import Callback
 
@@ -97,10 +98,10 @@ def load_checkpoint(path, net) -> dict:
                 raise DataError(f"{path}: connection '{c}' has {data[f'{c}/g'].shape} "
                                 f"weights, the network {g.shape}")
             g[...] = data[f"{c}/g"]
-            net.runtime.push(f"{c}_g")
+            net.runtime.push(handles.var_name(c, handles.WEIGHT))
             if c in net.delays:
                 net.delays[c][...] = data[f"{c}/d_real"]
-                net._upload_delays(c)
+                net.upload_delays(c)
         for key, state in net.opt_state.items():
             for name in list(state):
                 stored = data[f"opt/{key}/{name}"]

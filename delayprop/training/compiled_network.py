@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from delayprop.compile import handles
+from delayprop.compile.layout import ArrayRole
 from delayprop.errors import ConfigError, DataError, TapeOverflowError
 from delayprop.training._feed import InputFeeder, as_labels
 from delayprop.training.callbacks import Callback, CallbackList
@@ -38,7 +40,7 @@ class CompiledTrainingNetwork:
         self.learned_delays = [c.name for c in learned]
         self.initial = initial
         self.rng = rng
-        self.runtime = model._runtime
+        self.runtime = model.runtime
         self.epoch = 0
         self.step = 0                # optimiser steps taken
         self.total_steps = None      # set by train() for schedules
@@ -49,7 +51,7 @@ class CompiledTrainingNetwork:
         self.delays: dict[str, np.ndarray] = {}
         for conn in network.connections:
             if "d" in initial[conn.name]:
-                self.delays[conn.name] = self._to_layout(conn.name, initial[conn.name]["d"])
+                self.delays[conn.name] = self.to_layout(conn.name, initial[conn.name]["d"])
         self.opt_state: dict[str, dict] = {}
         rewiring = {c.name: rw for c, rw in compiler.rewiring.items()}
         for conn in network.connections:
@@ -98,9 +100,12 @@ class CompiledTrainingNetwork:
         """Replace a SPARSE connection's synapse lists (weights, delays and optimiser
         state are reallocated for the new layout; callers then fill them)."""
         sg = self.model.synapse_populations[conn]
-        sg.set_connectivity(pre, post, g=0.0, **({"d": 0} if conn in self.delays else {}))
+        values = {handles.WEIGHT: 0.0}
         if conn in self.delays:
-            self.delays[conn] = np.zeros(self.runtime.arrays[f"{conn}_d"].shape)
+            values[handles.DELAY] = 0
+        sg.set_connectivity(pre, post, **values)
+        if conn in self.delays:
+            self.delays[conn] = np.zeros(self.runtime.delays(conn).shape)
         for key in (f"{conn}.g", f"{conn}.d"):
             if key in self.opt_state:
                 optimiser = self.compiler.optimiser if key.endswith(".g") \
@@ -111,25 +116,23 @@ class CompiledTrainingNetwork:
     def param(self, conn: str, var: str) -> np.ndarray:
         """The trained array of ``var`` of connection ``conn``: 'g' is the live weight
         array the compiled code reads (no copy); 'd' the real-valued delays (steps)."""
-        if var == "d":
+        if var == handles.DELAY:
             return self.delays[conn]
-        return self.runtime.arrays[f"{conn}_{var}"]
+        return self.runtime.var(conn, var)
 
-    def _to_layout(self, conn: str, values: np.ndarray) -> np.ndarray:
-        """Values in the order the synapses were created -> the compiled array layout."""
+    def to_layout(self, conn: str, values: np.ndarray) -> np.ndarray:
+        """Values in the order the synapses were created -> the compiled array layout
+        (float64, a new array)."""
         sg = self.model.synapse_populations[conn]
-        if sg.matrix_type.value == "DENSE":
-            return np.asarray(values, np.float64).copy()
-        return sg._connectivity().scatter(values, sg.source.size, np.float64,
-                                          f"connection '{conn}'")
+        return sg.from_user_order(handles.DELAY, values, np.float64, f"connection '{conn}'")
 
-    def _upload_delays(self, conn: str) -> None:
+    def upload_delays(self, conn: str) -> None:
         """Clamp the real delays to [0, D - 1] and round them (never truncate) into the
         compiled code's integer delays."""
         top = self.model.synapse_populations[conn].max_dendritic_delay_timesteps - 1
         np.clip(self.delays[conn], 0, top, out=self.delays[conn])
-        self.runtime.arrays[f"{conn}_d"][...] = np.rint(self.delays[conn])
-        self.runtime.push(f"{conn}_d")
+        self.runtime.delays(conn)[...] = np.rint(self.delays[conn])
+        self.runtime.push(handles.var_name(conn, handles.DELAY))
 
     def connection_values(self, conn: str) -> dict[str, np.ndarray]:
         """(pre, post, weight[, delay]) of a connection, in synapse order."""
@@ -140,9 +143,9 @@ class CompiledTrainingNetwork:
             out = {"pre": pre.ravel(), "post": post.ravel()}
         else:
             out = {"pre": sg.get_sparse_pre_inds(), "post": sg.get_sparse_post_inds()}
-        out["weight"] = sg.vars["g"].values.astype(np.float64)
+        out["weight"] = sg.vars[handles.WEIGHT].values.astype(np.float64)
         if conn in self.delays:
-            out["delay"] = sg._to_user_order("d", self.delays[conn]).copy()
+            out["delay"] = sg.to_user_order(handles.DELAY, self.delays[conn]).copy()
         return out
 
     def to_graph(self):
@@ -205,8 +208,8 @@ class CompiledTrainingNetwork:
                 rewired.observe(n, *self._batch_position)
             self._apply(grads)
         rt = self.runtime
-        z = rt.arrays[f"{self.readout.name}_VSum"][:n]
-        return BatchResult(rt.arrays["dp_loss"][:n].astype(np.float64).copy(),
+        z = rt.readout_sum(self.readout.name)[:n]
+        return BatchResult(rt.loss()[:n].astype(np.float64).copy(),
                            np.argmax(z, axis=1) == labels[indices],
                            float(sum(c.sum() for c in counts)),
                            sum(self.model.neuron_populations[p].size for p in self.hidden))
@@ -217,22 +220,24 @@ class CompiledTrainingNetwork:
         n = len(indices)
         for f in feeders:
             f.set_batch(indices)
-        rt.arrays["dp_labels"][:n] = labels[indices]
-        rt.push("dp_labels")
+        rt.labels()[:n] = labels[indices]
+        rt.push(handles.LABELS)
         while rt.forward(n):
             self._grow_tapes(n)
-        rt.pull("dp_loss", *(f"{p}_SpikeCount" for p in self.hidden),
-                f"{self.readout.name}_VSum")
-        return [rt.arrays[f"{p}_SpikeCount"][:n] for p in self.hidden]
+        rt.pull(handles.LOSS,
+                *(handles.var_name(p, handles.SPIKE_COUNT) for p in self.hidden),
+                handles.var_name(self.readout.name, handles.READOUT_SUM))
+        return [rt.spike_count(p)[:n] for p in self.hidden]
 
     def _grow_tapes(self, n: int) -> None:
         rt = self.runtime
         for pop, cap in list(rt.sizes.tape_capacity.items()):
-            rt.pull(f"{pop}_tapeCount")
-            needed = int(rt.arrays[f"{pop}_tapeCount"][:n].max())
+            rt.pull(handles.tape_count_name(pop))
+            count = rt.tape_count(pop)[:n]
+            needed = int(count.max())
             if needed <= cap:
                 continue
-            worst = int(np.argmax(rt.arrays[f"{pop}_tapeCount"][:n]))
+            worst = int(np.argmax(count))
             if self.compiler.max_spikes is not None:
                 raise TapeOverflowError(
                     f"population '{pop}' emitted {needed} spikes in batch instance {worst}; "
@@ -242,10 +247,8 @@ class CompiledTrainingNetwork:
             logger.info("tape of '%s' grows from %d to %d events", pop, cap, new)
             rt.sizes.tape_capacity[pop] = new
             rt.set_rt(f"tape_capacity.{pop}", new)
-            for a in rt.layout.values():
-                if a.owner == pop and a.role == "tape" and a.name != f"{pop}_tapeStart" \
-                        and a.name != f"{pop}_tapeCount":
-                    rt.resize(a.name)
+            for name in rt.tape_arrays(pop):
+                rt.resize(name)
 
     def _gradients(self, n: int, counts) -> dict[str, np.ndarray]:
         """Backward pass of the last forward: mean gradients ``{'<conn>.g'|'<conn>.d': ...}``
@@ -253,12 +256,12 @@ class CompiledTrainingNetwork:
         rt = self.runtime
         c = self.compiler
         for pop, count in zip(self.hidden, counts):
-            drive = np.zeros(count.shape[1], rt.arrays[f"{pop}_V"].dtype)
+            drive = np.zeros(count.shape[1], rt.var(pop, "V").dtype)
             if c.reg_lambda:
                 mean = count.mean(axis=0)       # over the whole batch, not per instance
                 drive[...] = c.reg_lambda * np.maximum(mean - c.reg_nu_upper, 0.0)
-            rt.replace(f"{pop}_RegDrive", drive)
-        buffers = [a.name for a in rt.layout.values() if a.role == "adjoint_wuvar"]
+            rt.replace(handles.egp_name(pop, handles.REG_DRIVE), drive)
+        buffers = rt.names(None, ArrayRole.ADJOINT_WUVAR)
         for name in buffers:
             rt.arrays[name][...] = 0
             rt.push(name)
@@ -266,9 +269,9 @@ class CompiledTrainingNetwork:
         rt.pull(*buffers)
         grads = {}
         for conn in self.network.connections:
-            grads[f"{conn.name}.g"] = rt.arrays[f"{conn.name}_Gradient"].sum(axis=0) / n
+            grads[f"{conn.name}.g"] = rt.gradient(conn.name).sum(axis=0) / n
             if conn.name in self.learned_delays:
-                grads[f"{conn.name}.d"] = rt.arrays[f"{conn.name}_DelayGradient"].sum(axis=0) / n
+                grads[f"{conn.name}.d"] = rt.delay_gradient(conn.name).sum(axis=0) / n
         return grads
 
     def _apply(self, grads: dict[str, np.ndarray]) -> None:
@@ -283,12 +286,12 @@ class CompiledTrainingNetwork:
             g = self.param(conn.name, "g")
             self.compiler.optimiser.step(g, grads[f"{conn.name}.g"],
                                          self.opt_state[f"{conn.name}.g"], progress)
-            rt.push(f"{conn.name}_g")
+            rt.push(handles.var_name(conn.name, handles.WEIGHT))
             if conn.name in self.learned_delays:
                 d = self.param(conn.name, "d")
                 self.compiler.delay_optimiser.step(d, grads[f"{conn.name}.d"],
                                                    self.opt_state[f"{conn.name}.d"], progress)
-                self._upload_delays(conn.name)
+                self.upload_delays(conn.name)
         self.step += 1
 
     # ------------------------------------------------------------------ public API
@@ -392,7 +395,7 @@ class CompiledTrainingNetwork:
         for start in range(0, n, self.model.batch_size):
             idx = np.arange(start, min(start + self.model.batch_size, n))
             self._run_batch(feeders, labels, idx, train=False)
-            out.append(self.runtime.arrays[f"{self.readout.name}_VSum"][:len(idx)].copy())
+            out.append(self.runtime.readout_sum(self.readout.name)[:len(idx)].copy())
         return np.concatenate(out)
 
     def gradients(self, x: dict, y: dict) -> dict[str, np.ndarray]:
@@ -407,9 +410,11 @@ class CompiledTrainingNetwork:
         out = {}
         for conn in self.network.connections:
             sg = self.model.synapse_populations[conn.name]
-            out[f"{conn.name}.weight"] = sg._to_user_order("g", grads[f"{conn.name}.g"])
+            out[f"{conn.name}.weight"] = sg.to_user_order(handles.WEIGHT,
+                                                          grads[f"{conn.name}.g"])
             if f"{conn.name}.d" in grads:
-                out[f"{conn.name}.delay"] = sg._to_user_order("d", grads[f"{conn.name}.d"])
+                out[f"{conn.name}.delay"] = sg.to_user_order(handles.DELAY,
+                                                             grads[f"{conn.name}.d"])
         return out
 
     def _delay_stats(self) -> dict:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from delayprop.compile import handles
 from delayprop.errors import ConfigError
 
 __all__ = ["Rewiring", "DeepR", "RigL", "RewiredConnection", "rewiring_from_config",
@@ -208,14 +209,13 @@ class RewiredConnection:
             values["d"] = np.rint(np.clip(self.delay[pre, post], 0, self.max_delay - 1))
         sg.set_connectivity(pre, post, **values)
         if self.name in self.net.delays:
-            self.net.delays[self.name] = self.net._to_layout(self.name,
-                                                             self.delay[pre, post])
+            self.net.delays[self.name] = self.net.to_layout(self.name, self.delay[pre, post])
 
     def dense(self, ragged: np.ndarray) -> np.ndarray:
         """A ragged per-synapse array of the compiled group -> dense [pre, post]."""
         sg = self.net.model.synapse_populations[self.name]
         out = np.zeros(self.active.shape)
-        conn = sg._connectivity()
+        conn = sg.connectivity()
         out[conn.pre, conn.post] = conn.gather(ragged)
         return out
 
@@ -232,12 +232,12 @@ class RewiredConnection:
             np.clip(self.delay, 0, self.max_delay - 1, out=self.delay)
         rt = self.net.runtime
         sg = self.net.model.synapse_populations[self.name]
-        conn = sg._connectivity()
-        rt.arrays[f"{self.name}_g"][conn.slots] = self.weights()[conn.pre, conn.post]
-        rt.push(f"{self.name}_g")
+        conn = sg.connectivity()
+        rt.weights(self.name)[conn.slots] = self.weights()[conn.pre, conn.post]
+        rt.push(handles.var_name(self.name, handles.WEIGHT))
         if self.learn_delays:
             self.net.delays[self.name][conn.slots] = self.delay[conn.pre, conn.post]
-            self.net._upload_delays(self.name)
+            self.net.upload_delays(self.name)
 
     # ------------------------------------------------------------------ RigL probe
     def observe(self, n: int, batch_in_epoch: int, batches: int) -> None:
@@ -376,8 +376,8 @@ def dormant_gradients(net, conn, n: int, max_delay: int, dense: bool | None = No
     T = net.compiler.example_timesteps
     num_pre = net.model.neuron_populations[src].size
     inst, step, ids, values = tape_events(net, src, n)
-    rt.pull(f"{tgt}_trace_LambdaI")
-    lam = rt.arrays[f"{tgt}_trace_LambdaI"][:n]                             # [n, T, N]
+    rt.pull(handles.trace_name(tgt, handles.LAMBDA_I))
+    lam = rt.trace(tgt, handles.LAMBDA_I)[:n]                                 # [n, T, N]
     num_post = lam.shape[-1]
     scale = -conn.synapse.tau / n
     if dense is None:
@@ -408,15 +408,17 @@ def tape_events(net, pop: str, n: int):
     arrays (instance, step, neuron id, value; 1 for spikes)."""
     rt = net.runtime
     T = net.compiler.example_timesteps
-    has_x = f"{pop}_tape_x" in rt.arrays
-    rt.pull(f"{pop}_tapeId", f"{pop}_tapeStart", *([f"{pop}_tape_x"] if has_x else []))
-    starts = rt.arrays[f"{pop}_tapeStart"][:n].astype(np.int64)             # [n, T + 1]
+    x = handles.GRADED_VALUE
+    has_x = rt.tape_values(pop, x) is not None
+    rt.pull(handles.tape_id_name(pop), handles.tape_start_name(pop),
+            *([handles.tape_value_name(pop, x)] if has_x else []))
+    starts = rt.tape_starts(pop)[:n].astype(np.int64)                       # [n, T + 1]
     counts = starts[:, -1]
     inst = np.repeat(np.arange(n), counts)
     step = np.concatenate([np.repeat(np.arange(T), np.diff(starts[b])) for b in range(n)]) \
         if n else np.zeros(0, np.int64)
     within = np.arange(len(inst)) - np.repeat(np.cumsum(counts) - counts, counts)
-    ids = rt.arrays[f"{pop}_tapeId"][inst, within].astype(np.int64)
-    values = rt.arrays[f"{pop}_tape_x"][inst, within].astype(np.float64) if has_x \
+    ids = rt.tape_ids(pop)[inst, within].astype(np.int64)
+    values = rt.tape_values(pop, x)[inst, within].astype(np.float64) if has_x \
         else np.ones(len(inst))
     return inst, step, ids, values

@@ -108,7 +108,7 @@ def test_delays_are_rounded_clamped_and_learned():
     net, inp, out, _ = build()
     d = net.param("ih", "d")
     d[:4] = [2.4, 2.6, -3.0, 42.0]
-    net._upload_delays("ih")
+    net.upload_delays("ih")
     ints = net.runtime.arrays["ih_d"][:4]
     assert ints.tolist() == [2, 3, 0, 9]            # rounded, not truncated; clamped
     np.testing.assert_array_equal(d[:4], [2.4, 2.6, 0.0, 9.0])
