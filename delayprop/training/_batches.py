@@ -1,0 +1,149 @@
+"""The batch loop of a compiled training network (part of CompiledTrainingNetwork).
+
+One batch: inputs and labels in -> forward pass of every instance inside compiled code
+(taped; a tape that overflowed grows and the pass runs again) -> spike counts of the
+hidden populations -> on request the backward pass (regulariser drive set from the
+counts, gradient buffers zeroed, gradients summed per thread).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from delayprop.compile import handles
+from delayprop.compile.layout import ArrayRole
+from delayprop.errors import ConfigError, DataError, TapeOverflowError
+from delayprop.training._feed import InputFeeder, as_labels
+
+__all__ = ["BatchLoop", "BatchResult"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    loss: np.ndarray            # per instance
+    correct: np.ndarray         # per instance, bool
+    spikes: float               # hidden spikes summed over instances and neurons
+    num_hidden: int
+
+
+class BatchLoop:
+    """Inputs, labels, forward and backward passes of one batch, and tape growth.
+
+    Uses ``compiler``, ``network``, ``model``, ``runtime``, ``readout``, ``hidden``,
+    ``rng`` and ``rewired`` of the network; ``_gradients`` and ``_apply`` come from
+    :class:`~delayprop.training._parameters.Parameters`.
+    """
+
+    # ------------------------------------------------------------------ data
+    def _feeders(self, x: dict) -> tuple[list[InputFeeder], int]:
+        if not isinstance(x, dict) or not x:
+            raise ConfigError("inputs must be a dict {input population: data}")
+        inputs = [p for p in self.network.populations if p.neuron.is_input]
+        missing = [p.name for p in inputs if p not in x]
+        if missing:
+            raise DataError(f"no data for input population(s) {missing}")
+        feeders = [InputFeeder(self.model, p, x[p], self.compiler.example_timesteps,
+                               self.compiler.dt) for p in inputs]
+        sizes = {f.num_samples for f in feeders}
+        if len(sizes) != 1:
+            raise DataError(f"input populations have different sample counts {sorted(sizes)}")
+        return feeders, sizes.pop()
+
+    def _labels(self, y: dict | None, n: int) -> np.ndarray:
+        if y is None:
+            return np.full(n, -1, np.int32)
+        if not isinstance(y, dict) or self.readout not in y:
+            raise DataError(f"labels must be a dict {{readout population "
+                            f"'{self.readout.name}': labels}}")
+        return as_labels(y[self.readout], n, self.readout.size, "labels")
+
+    def _set_augmentation(self, feeders, augment: dict) -> None:
+        by_name = {f.name: f for f in feeders}
+        for pop, augmentation in augment.items():
+            feeder = by_name.get(getattr(pop, "name", None))
+            if feeder is None:
+                raise ConfigError(f"augment: {pop!r} is not an input population of this "
+                                  f"network")
+            if not feeder.graded:
+                raise ConfigError(f"augment: input '{feeder.name}' takes spikes; "
+                                  f"augmentations apply to graded inputs only")
+            if not callable(augmentation):
+                raise ConfigError(f"augment: {augmentation!r} for '{feeder.name}' is not "
+                                  f"callable")
+            feeder.augment = (augmentation, self.rng)
+
+    # ------------------------------------------------------------------ one batch
+    def _run_batch(self, feeders, labels, indices, train: bool) -> BatchResult:
+        """Forward pass of one batch; with ``train``, gradients and one optimiser step."""
+        n = len(indices)
+        counts = self._forward(feeders, labels, indices)
+        if train:
+            grads = self._gradients(n, counts)
+            for rewired in self.rewired.values():        # RigL: gradients of absent synapses
+                rewired.observe(n, *self._batch_position)
+            self._apply(grads)
+        rt = self.runtime
+        z = rt.readout_sum(self.readout.name)[:n]
+        return BatchResult(rt.loss()[:n].astype(np.float64).copy(),
+                           np.argmax(z, axis=1) == labels[indices],
+                           float(sum(c.sum() for c in counts)),
+                           sum(self.model.neuron_populations[p].size for p in self.hidden))
+
+    def _forward(self, feeders, labels, indices) -> list[np.ndarray]:
+        """Load a batch and run its forward pass; return hidden spike counts per instance."""
+        rt = self.runtime
+        n = len(indices)
+        for f in feeders:
+            f.set_batch(indices)
+        rt.labels()[:n] = labels[indices]
+        rt.push(handles.LABELS)
+        while rt.forward(n):
+            self._grow_tapes(n)
+        rt.pull(handles.LOSS,
+                *(handles.var_name(p, handles.SPIKE_COUNT) for p in self.hidden),
+                handles.var_name(self.readout.name, handles.READOUT_SUM))
+        return [rt.spike_count(p)[:n] for p in self.hidden]
+
+    def _grow_tapes(self, n: int) -> None:
+        rt = self.runtime
+        for pop, cap in list(rt.sizes.tape_capacity.items()):
+            rt.pull(handles.tape_count_name(pop))
+            count = rt.tape_count(pop)[:n]
+            needed = int(count.max())
+            if needed <= cap:
+                continue
+            worst = int(np.argmax(count))
+            if self.compiler.max_spikes is not None:
+                raise TapeOverflowError(
+                    f"population '{pop}' emitted {needed} spikes in batch instance {worst}; "
+                    f"the tape holds {cap} — set max_spikes >= {needed} (or leave it unset "
+                    f"so that the tape grows)")
+            new = int(needed * 1.25) + 64
+            logger.info("tape of '%s' grows from %d to %d events", pop, cap, new)
+            rt.sizes.tape_capacity[pop] = new
+            rt.set_rt(f"tape_capacity.{pop}", new)
+            for name in rt.tape_arrays(pop):
+                rt.resize(name)
+
+    def _backward(self, n: int, counts) -> None:
+        """Backward pass of the last forward: the regulariser drive of every hidden
+        population from its spike ``counts``, then gradients summed per thread into the
+        (zeroed) gradient buffers, pulled to the host."""
+        rt = self.runtime
+        c = self.compiler
+        for pop, count in zip(self.hidden, counts):
+            drive = np.zeros(count.shape[1], rt.var(pop, "V").dtype)
+            if c.reg_lambda:
+                mean = count.mean(axis=0)       # over the whole batch, not per instance
+                drive[...] = c.reg_lambda * np.maximum(mean - c.reg_nu_upper, 0.0)
+            rt.replace(handles.egp_name(pop, handles.REG_DRIVE), drive)
+        buffers = rt.names(None, ArrayRole.ADJOINT_WUVAR)
+        for name in buffers:
+            rt.arrays[name][...] = 0
+            rt.push(name)
+        rt.backward(n)
+        rt.pull(*buffers)
