@@ -6,10 +6,10 @@ validation, the analysis of receptive fields. It holds what a neuromorphic targe
 simulator needs: neuron kinds with their parameters, and every synapse as
 (pre, post, weight, delay) lists.
 
-Semantics are those of DESIGN.md ("Simulation semantics"): time is discrete with step
-``dt`` (ms); a spike emitted by a presynaptic neuron in step k through a synapse of delay
-``d`` (whole steps, ``0 <= d < max_delay``) is added to the postsynaptic exponential current
-in step ``k + 1 + d``; LIF: ``V <- alpha V + (1 - alpha) Isyn`` with
+Semantics are those of docs/design.md ("Step order", "Delay mapping"): time is discrete
+with step ``dt`` (ms); a spike emitted by a presynaptic neuron in step k through a synapse
+of delay ``d`` (whole steps, ``0 <= d < max_delay``) is added to the postsynaptic
+exponential current in step ``k + 1 + d``; LIF: ``V <- alpha V + (1 - alpha) Isyn`` with
 ``alpha = exp(-dt / tau_mem)``, spike when ``V >= v_thresh``, then ``V <- v_reset``.
 """
 from __future__ import annotations

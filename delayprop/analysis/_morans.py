@@ -154,7 +154,7 @@ def max_morans_i(map: ArrayLike, n_permutations: int = 2000, seed: int | None = 
 
     The rows of a receptive field (input channels) have no order that the statistic
     should depend on, so the map is scored by its best row order found among the identity
-    and ``n_permutations`` random orders (DESIGN.md, "Analysis").
+    and ``n_permutations`` random orders (docs/design.md, "Analysis").
 
     Parameters
     ----------

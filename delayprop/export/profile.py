@@ -7,11 +7,12 @@ a shared exponent per connection). A user-defined profile is built directly, wit
 :func:`dataclasses.replace` from a built-in one, or read from a TOML/JSON file
 (:func:`load_profile`).
 
-Delay mapping (DESIGN.md): a spike of step k through a synapse of delay d (whole steps)
-enters the postsynaptic current in step ``k + 1 + d``. A target whose delay of T ticks
-means "arrives T ticks after the spike" (sPyNNaker, PyNN) needs ``T = d + 1``
-(``delay_offset = 1``); one whose delay 0 already arrives one tick later (Loihi 2, whose
-spikes reach the next layer in the next time step) needs ``T = d`` (``delay_offset = 0``).
+Delay mapping (docs/design.md, "Delay mapping"): a spike of step k through a synapse of
+delay d (whole steps) enters the postsynaptic current in step ``k + 1 + d``. A target
+whose delay of T ticks means "arrives T ticks after the spike" (sPyNNaker, PyNN) needs
+``T = d + 1`` (``delay_offset = 1``); one whose delay 0 already arrives one tick later
+(Loihi 2, whose spikes reach the next layer in the next time step) needs ``T = d``
+(``delay_offset = 0``).
 """
 from __future__ import annotations
 
@@ -149,9 +150,9 @@ def _whole(value: Any, minimum: int) -> bool:
             and math.isfinite(value) and int(value) == value and value >= minimum)
 
 
-#: Built-in profiles. Limits from DESIGN.md ("Export targets"); fan-in has no fixed per-neuron
-#: limit on either chip (synaptic memory per core bounds it), so it is None here: set it in a
-#: user profile or with ``delayprop export --max-fan-in``.
+#: Built-in profiles. Limits as in docs/design.md ("Export targets"); fan-in has no fixed
+#: per-neuron limit on either chip (synaptic memory per core bounds it), so it is None
+#: here: set it in a user profile or with ``delayprop export --max-fan-in``.
 PROFILES: dict[str, HardwareProfile] = {
     "spinnaker": HardwareProfile(
         "spinnaker", max_fan_in=None, max_row_length=255, min_delay_ticks=1,

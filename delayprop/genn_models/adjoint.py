@@ -1,8 +1,8 @@
 """EventProp models: the forward models training uses and their adjoints, in GeNN's language.
 
-Continuous model (DESIGN.md): tau_m dV/dt = -V + I, tau_s dI/dt = -I, I jumps by w (times
-the event's value x) at the arrival a = t_spike + d; LIF neurons reset to v_reset at
-v_thresh. Adjoint convention (Wunderlich & Pehle 2021): with the sensitivities
+Continuous model (docs/design.md, "EventProp"): tau_m dV/dt = -V + I, tau_s dI/dt = -I,
+I jumps by w (times the event's value x) at the arrival a = t_spike + d; LIF neurons reset
+to v_reset at v_thresh. Adjoint convention (Wunderlich & Pehle 2021): with the sensitivities
 mu_V = dL/dV = -tau_m lambda_V and mu_I = dL/dI = -tau_s lambda_I, backward in time::
 
     tau_m dlambda_V/d(-t) = -lambda_V - dL/dV            (readout drive)

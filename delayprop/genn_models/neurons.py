@@ -6,8 +6,9 @@ from delayprop.genn_models.spec import create_neuron_model, exp_decay
 
 __all__ = ["LIF", "LeakyIntegrator"]
 
-#: Leaky integrate-and-fire (DESIGN.md): ``V <- alpha V + (1 - alpha) Isyn``,
-#: ``alpha = exp(-dt / tau_mem)``; spike when ``V >= v_thresh``, then ``V <- v_reset``.
+#: Leaky integrate-and-fire (docs/design.md, "Step order"):
+#: ``V <- alpha V + (1 - alpha) Isyn``, ``alpha = exp(-dt / tau_mem)``;
+#: spike when ``V >= v_thresh``, then ``V <- v_reset``.
 #: Params: tau_mem (ms), v_thresh, v_reset. Var: V.
 LIF = create_neuron_model(
     "LIF",

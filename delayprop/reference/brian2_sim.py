@@ -1,8 +1,9 @@
 """Independent re-simulation of a :class:`~delayprop.graph.NetworkGraph` in Brian2.
 
 This is delayprop's second opinion: it shares no code with delayprop's own generator and
-runtime, only the network description, and reproduces the discrete step order of DESIGN.md
-("Simulation semantics"), which is GeNN 5's, exactly. It validates exports and the engine.
+runtime, only the network description, and reproduces the discrete step order of
+docs/design.md ("Step order"), which is GeNN 5's, exactly. It validates exports and the
+engine.
 
 Step order to reproduce (GeNN, step ``k``, ``t = k dt``)::
 
@@ -19,7 +20,7 @@ synapses, resets, end``; every object has ``dt = graph.dt`` ms; all variables un
 float64; code target ``numpy`` by default, no compilation):
 
 ================================  =======================================================
-GeNN / DESIGN.md                  Brian2 construct
+GeNN / docs/design.md             Brian2 construct
 ================================  =======================================================
 ring slot read in step k          per incoming projection ``p`` of a population, a neuron
 (``ring[k mod D]``)               variable ``r_p``: the arrivals destined for the next

@@ -2,8 +2,8 @@ r"""Exact event-driven simulation of the continuous-time network: the truth for 
 
 EventProp differentiates the continuous-time model below; the dt-step engine approximates
 it. Finite differences of the discrete engine see a piecewise-constant loss, so gradient
-tests compare EventProp with finite differences of *this* simulator (DESIGN.md, "EventProp
-with delays").
+tests compare EventProp with finite differences of *this* simulator (docs/design.md,
+"EventProp").
 
 Model, for every neuron j of a ``'lif'`` or ``'li'`` population (time in ms)::
 

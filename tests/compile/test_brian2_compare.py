@@ -1,9 +1,10 @@
 """delayprop's engine against Brian2, an independent simulator, spike for spike.
 
-Mapping of the step order (DESIGN.md) onto Brian2: see delayprop/reference/brian2_sim.py —
-per-synapse ``delay = d*dt`` delivers in Brian2's ``synapses`` slot of step k + d, which
-the neuron update of step k + 1 + d reads, as GeNN does; V is updated in a
-``run_regularly`` at ``when='groups'``, threshold and reset in their own slots.
+Mapping of the step order (docs/design.md, "Step order") onto Brian2: see
+delayprop/reference/brian2_sim.py — per-synapse ``delay = d*dt`` delivers in Brian2's
+``synapses`` slot of step k + d, which the neuron update of step k + 1 + d reads, as GeNN
+does; V is updated in a ``run_regularly`` at ``when='groups'``, threshold and reset in
+their own slots.
 Double precision on both sides; random networks with one SPARSE and one DENSE group,
 heterogeneous delays over the whole range 0..D-1 and different inputs per instance.
 """

@@ -1,4 +1,5 @@
-"""Hardware profiles: built-in limits (DESIGN.md), user-defined ones, bad values."""
+"""Hardware profiles: built-in limits (docs/design.md, "Export targets"), user-defined
+ones, bad values."""
 import dataclasses
 
 import numpy as np
