@@ -83,6 +83,7 @@ class ArrayRole(str, Enum):
     TAPE = "tape"                      # forward events replayed backward
     TRACE = "trace"                    # an adjoint variable at every step (RigL)
     LOSS = "loss"                      # labels and per-instance loss
+    TRIAL = "trial"                    # whole-trial buffers of trial-level groups
 
     def __str__(self) -> str:
         return self.value
@@ -180,7 +181,7 @@ class ArraySpec:
                 expr = f"({idx})"
             else:
                 size = dim.c_expr() if isinstance(dim, RtDim) else str(dim)
-                expr = f"{expr} * {size} + ({idx})"
+                expr = f"({expr}) * {size} + ({idx})" if i > 1 else f"{expr} * {size} + ({idx})"
         return expr or "0"
 
     def element(self, index: str, *row: str) -> str:
@@ -329,6 +330,22 @@ def _training_population_arrays(spec, pop, prec, B) -> list[ArraySpec]:
                                  ArrayRole.TAPE))
         out.append(_per_instance(f"{p}_tapeCount", "uint32_t", B, (), p, ArrayRole.TAPE,
                                  zero=True))
+    from delayprop.compile.trial import event_type, trial_adjoint_vars, trial_sources, \
+        trial_stride
+    rows = (n, B, trial_stride(spec)) if p in trial_sources(spec) or \
+        p in trial_adjoint_vars(spec) else ()              # [neuron][instance][step]
+    for var in trial_sources(spec).get(p, ()):
+        out.append(ArraySpec(f"{p}_trialRec_{var}", c_type(pop.model.var(var).type, prec),
+                             rows, p, ArrayRole.TRIAL, var))
+    if p in trial_sources(spec):
+        # the step itself where the neuron had an event, else the largest value (trial.py)
+        out.append(ArraySpec(f"{p}_trialEvent", event_type(spec)[0], rows, p,
+                             ArrayRole.TRIAL))
+    for var in trial_adjoint_vars(spec).get(p, ()):
+        out.append(ArraySpec(f"{p}_trialAdj_{var}", prec, rows, p, ArrayRole.TRIAL, var))
+        # written step by step by the adjoint neuron code, then moved into trialAdj
+        out.append(_per_instance(f"{p}_trialStep_{var}", prec, B, (T, n), p, ArrayRole.TRIAL,
+                                 var))
     for pv, av in spec.training.trace_vars:
         if pv == p:
             out.append(_per_instance(f"{p}_trace_{av}", prec, B, (T, n), p, ArrayRole.TRACE,
@@ -371,4 +388,27 @@ def _group_arrays(spec, sg, prec, B) -> list[ArraySpec]:
         else:
             out.append(ArraySpec(f"{g}_{v.name}", ct, (row,), g, role, v.name))
     out += _egps(g, sg.wu_model, prec)
+    from delayprop.compile.trial import is_trial_group
+    if spec.training is not None and is_trial_group(spec, sg):
+        out += _trial_group_arrays(spec, sg, prec, B, row)
+    return out
+
+
+def _trial_group_arrays(spec, sg, prec, B, row) -> list[ArraySpec]:
+    """Whole-trial input current and the delay-ordered columns of a trial-level group
+    (compile/trial.py); the column arrays are rebuilt from the connectivity and delays
+    at the start of every forward pass."""
+    from delayprop.compile.trial import trial_stride
+    g = sg.name
+    n_post = spec.population(sg.target).size
+    D = sg.max_dendritic_delay_timesteps
+    out = [ArraySpec(f"{g}_trialIn", prec, (n_post, B, trial_stride(spec)), g,
+                     ArrayRole.TRIAL),
+           # trialIn of one instance step by step, as the neuron code reads it
+           _per_instance(f"{g}_trialStep", prec, B, (spec.training.num_steps, n_post), g,
+                         ArrayRole.TRIAL),
+           ArraySpec(f"{g}_colStart", "uint32_t", (n_post + 1,), g, ArrayRole.CONN),
+           ArraySpec(f"{g}_colCount", "uint32_t", (max(D, n_post) + 1,), g, ArrayRole.CONN)]
+    for name in ("colSyn", "colPre", "colPost", "colDelay", "colTmp", "synDelay"):
+        out.append(ArraySpec(f"{g}_{name}", "uint32_t", (row,), g, ArrayRole.CONN))
     return out

@@ -68,7 +68,8 @@ class BackendOps(Protocol):
 def taped_populations(spec: NetworkSpec) -> dict[str, list[tuple[str, str, str]]]:
     """Populations whose forward events the backward pass replays, with their tape vars.
 
-    A population is taped when it is the source of a group with an adjoint model. Its tape
+    A population is taped when it is the source of a group with an adjoint model (on the
+    ring, or traced for RigL's probe; see compile/trial.py). Its tape
     vars are its adjoint model's ``tape_vars`` plus every ``pre_tape_vars`` name of an
     outgoing adjoint group that is a forward variable (taped as itself).
     """
@@ -78,8 +79,12 @@ def taped_populations(spec: NetworkSpec) -> dict[str, list[tuple[str, str, str]]
     for pop in spec.populations:      # spiking populations with an adjoint jump need a tape
         if pop.adjoint is not None and pop.model.spikes and pop.adjoint.jump_code.strip():
             out[pop.name] = list(pop.adjoint.tape_vars)
+    from delayprop.compile.trial import is_trial_group
+    probed = {p for p, _ in spec.training.trace_vars}
     for sg in spec.synapse_groups:
-        if sg.adjoint is None:
+        # a trial-level group replays nothing, but RigL's probe (training/rewiring.py)
+        # reads its source's events from the tape when its target is traced
+        if sg.adjoint is None or (is_trial_group(spec, sg) and sg.target not in probed):
             continue
         src = spec.population(sg.source)
         tapes = out.setdefault(src.name, list(src.adjoint.tape_vars) if src.adjoint else [])
@@ -97,9 +102,10 @@ def taped_populations(spec: NetworkSpec) -> dict[str, list[tuple[str, str, str]]
 
 def delayed_ring_size(spec: NetworkSpec, pop_name: str) -> dict[str, int]:
     """``{adjoint var: ring depth}`` for the delayed reads of ``pop_name``'s adjoint vars."""
+    from delayprop.compile.trial import is_trial_group
     depth: dict[str, int] = {}
     for sg in spec.incoming(pop_name):
-        if sg.adjoint is None:
+        if sg.adjoint is None or is_trial_group(spec, sg):  # these read <pop>_trialAdj
             continue
         target = spec.population(pop_name)
         for var in sg.adjoint.post_delayed_vars:
@@ -183,6 +189,8 @@ class Lowerer:
             lines += self._pointers([f"{p}_RevISyn"])
             lines += self.adjoint_ring_pointers(pop)
             lines += self._pointers(a.name for a in self.layout.select(p, ArrayRole.TRACE))
+            lines += self._pointers(a.name for a in self.layout.select(p, ArrayRole.TRIAL)
+                                    if a.name.startswith(f"{p}_trialStep_"))
         if self.spec.training is not None and p in taped_populations(self.spec):
             lines += self.tape_pointers(pop)
         return lines
@@ -203,8 +211,15 @@ class Lowerer:
     def postsynaptic_pointers(self, sg: SynapseGroupSpec) -> list[str]:
         """Per-instance pointers to a group's input current, ring and postsynaptic vars."""
         g = sg.name
-        return self._pointers([f"{g}_inSyn", f"{g}_den"]
+        trial = [f"{g}_trialStep"] if self.is_trial(sg) else []
+        return self._pointers([f"{g}_inSyn", f"{g}_den"] + trial
                               + [f"{g}_{v.name}" for v in sg.ps_model.vars])
+
+    def is_trial(self, sg: SynapseGroupSpec) -> bool:
+        """Whether ``sg`` is a trial-level group (compile/trial.py): in the training
+        forward pass (``DP_TRIAL``) its input comes from ``<group>_trialIn``."""
+        from delayprop.compile.trial import is_trial_group
+        return self.spec.training is not None and is_trial_group(self.spec, sg)
 
     def group_pointers(self, sg: SynapseGroupSpec, thread: str = "0") -> list[str]:
         """Pointers to a group's connectivity and weight-update vars, and its ring."""
@@ -377,10 +392,21 @@ class Lowerer:
     def _postsynaptic_block(self, sg: SynapseGroupSpec) -> str:
         g, m = sg.name, sg.ps_model
         n_post = self._pop(sg.target).size
-        lines = [f"{{   // input from synapse group '{g}' ({m.name})",
-                 f"    {self.scalar}* const dp_denSlot = {g}_den + dp_rslot_{g} * {n_post} + id;",
-                 f"    {self.scalar} inSyn = {g}_inSyn[id] + *dp_denSlot;",
-                 "    *dp_denSlot = 0;"]
+        den = self.layout[f"{g}_den"]
+        ring = [f"{self.scalar}* const dp_denSlot = {g}_den + {den.row_index(f'dp_rslot_{g}', 'id')};",
+                f"{self.scalar} inSyn = {g}_inSyn[id] + *dp_denSlot;",
+                "*dp_denSlot = 0;"]
+        lines = [f"{{   // input from synapse group '{g}' ({m.name})"]
+        if self.is_trial(sg):
+            trial_in = self.layout[f"{g}_trialStep"]
+            lines += [f"    {self.scalar} inSyn;",
+                      "    if constexpr (DP_TRIAL) {   // the whole trial's input, see trial.py",
+                      f"        inSyn = {g}_inSyn[id] + {g}_trialStep[{trial_in.row_index('k', 'id')}];",
+                      "    } else {",
+                      "        " + ring[0], "        " + ring[1].replace(f"{self.scalar} inSyn", "inSyn"),
+                      "        " + ring[2], "    }"]
+        else:
+            lines += ["    " + line for line in ring]
         lines += [f"    {c_type(v.type, self.scalar)} {v.name} = {g}_{v.name}[id];"
                   for v in m.vars]
         binding = dict(sg.ps_var_refs)
@@ -500,6 +526,10 @@ class Lowerer:
         load, store = self._adjoint_locals(pop)
         lines = load + [self.user_block(adj.sim_code, constants, f"{p}/{adj.name}.sim_code")]
         lines += store
+        from delayprop.compile.trial import trial_adjoint_vars
+        for var in trial_adjoint_vars(self.spec).get(p, ()):
+            rows = self.layout[f"{p}_trialStep_{var}"]
+            lines.append(f"{p}_trialStep_{var}[{rows.row_index('n', 'id')}] = {var};")
         for var, depth in delayed_ring_size(self.spec, p).items():
             ring = self.layout[f"{p}_ring_{var}"]
             lines.append(f"{p}_ring_{var}[{ring.row_index(f'n % {depth}', 'id')}] = {var};")

@@ -108,7 +108,8 @@ def oracle_model(d, backend: str, build: bool = True, load: bool = True):
 N_IN, N_HID, N_OUT, T_TRAIN, D_IH, D_HO = 8, 24, 4, 60, 12, 5
 
 
-def training_network(backend: str, seed: int = 3, batch: int = 4, max_spikes=None):
+def training_network(backend: str, seed: int = 3, batch: int = 4, max_spikes=None,
+                     trial_inputs: bool = True):
     """Graded input -> LIF (DENSE, learned delays) -> readout (SPARSE, learned delays):
     every kernel kind, and addToPre through a SPARSE row into a spiking source."""
     net = Network()
@@ -122,7 +123,8 @@ def training_network(backend: str, seed: int = 3, batch: int = 4, max_spikes=Non
                    delay=Uniform(0, D_HO - 1), max_delay_steps=D_HO, name="ho")
     comp = EventPropCompiler(T_TRAIN, {out: SoftmaxCrossEntropy()}, Adam(1e-2),
                              batch_size=batch, delay_learning=True, precision="double",
-                             backend=backend, seed=seed, max_spikes=max_spikes)
+                             backend=backend, seed=seed, max_spikes=max_spikes,
+                             trial_inputs=trial_inputs)
     return comp, net, inp, out
 
 
@@ -173,8 +175,10 @@ def test_oracle_network_compiles_with_nvcc(oracle):
 
 
 @needs_nvcc
-def test_training_network_compiles_with_nvcc(monkeypatch):
-    """Through EventPropCompiler(backend='cuda'); load() (which needs a GPU) is cut off."""
+@pytest.mark.parametrize("trial_inputs", [True, False])
+def test_training_network_compiles_with_nvcc(monkeypatch, trial_inputs):
+    """Through EventPropCompiler(backend='cuda'); load() (which needs a GPU) is cut off.
+    With trial_inputs the input group 'ih' runs at trial level (compile/trial.py)."""
     built = {}
 
     class Built(Exception):
@@ -185,14 +189,20 @@ def test_training_network_compiles_with_nvcc(monkeypatch):
         raise Built
 
     monkeypatch.setattr(Model, "load", stop)
-    comp, net, _, _ = training_network("cuda")
+    comp, net, _, _ = training_network("cuda", trial_inputs=trial_inputs)
     with pytest.raises(Built):
         comp.compile(net, "cuda_compile")
     m = built["model"]
     source = m.generate_source()
-    for fn in ("dp_bsyn_ih", "dp_bsyn_ho", "dp_jump_hidden", "dp_bneu_hidden",
-               "dp_bneu_output"):
-        assert f"static __device__ __forceinline__ void {fn}(" in source, fn
+    ring = ["dp_bsyn_ih"] if not trial_inputs else []
+    for fn in ring + ["dp_bsyn_ho", "dp_jump_hidden", "dp_bneu_hidden", "dp_bneu_output"]:
+        assert f"void {fn}(" in source, fn
+    trial = ["dp_trial_order_ih", "dp_trial_record_input", "dp_trial_currents_ih",
+             "dp_trial_gradients_ih"]
+    for kernel in trial:
+        assert (f"__global__ void __launch_bounds__(DP_BLOCK) {kernel}(" in source) \
+            == trial_inputs, kernel
+    assert "dp_bsyn_ih" not in source if trial_inputs else "dp_trial_" not in source
     for kernel in ("dp_backward_synapse_phase", "dp_jump_phase", "dp_backward_neuron_phase",
                    "dp_finish_trial"):
         assert f"__global__ void __launch_bounds__(DP_BLOCK) {kernel}(" in source, kernel

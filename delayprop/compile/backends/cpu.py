@@ -9,6 +9,8 @@ from __future__ import annotations
 from delayprop.compile.backends import _common as common
 from delayprop.compile.lower import Lowerer, _indent, taped_populations
 from delayprop.compile.spec import NetworkSpec
+from delayprop.compile.trial import trial_adjoint_vars
+from delayprop.compile.trial_code import TrialCode
 
 __all__ = ["CpuOps", "render_cpu", "SOURCE_NAME"]
 
@@ -50,7 +52,10 @@ def _synapse_phase(low: Lowerer) -> str:
         loop = ("for (uint32_t dp_i = 0; dp_i < dp_spkCnt; dp_i++) {\n"
                 "    const uint32_t id_pre = dp_spk[dp_i];\n"
                 + _indent(low.synapse_row_loop(sg, low.synapse_body(sg))) + "}\n")
-        parts.append(_block(f"synapse group '{sg.name}' ({sg.wu_model.name})", prologue, loop))
+        block = _block(f"synapse group '{sg.name}' ({sg.wu_model.name})", prologue, loop)
+        if low.is_trial(sg):      # the training forward pass reads <group>_trialIn instead
+            block = "if constexpr (!DP_TRIAL) " + block
+        parts.append(block)
     return "".join(parts)
 
 
@@ -88,7 +93,7 @@ def _neuron_phase(low: Lowerer) -> str:
 def _backward_synapse_phase(low: Lowerer) -> str:
     parts = []
     for sg in low.spec.synapse_groups:
-        if sg.adjoint is None:
+        if sg.adjoint is None or low.is_trial(sg):     # trial-level: after the pass
             continue
         src, tgt = low.spec.population(sg.source), low.spec.population(sg.target)
         prologue = low.group_pointers(sg, thread="dp_thread") + low.tape_pointers(src)
@@ -124,6 +129,61 @@ def _backward_neuron_phase(low: Lowerer) -> str:
     return "".join(parts)
 
 
+def _trial_functions(low: Lowerer) -> tuple[str, str, str, str, str]:
+    """The trial-level path (compile/trial.py): its functions; the code dp_forward runs
+    before its trials (column order, the sources' recordings, every instance's input
+    currents); the code dp_backward runs after its trials (the gradients); and what each
+    instance runs before its forward steps and after its backward steps."""
+    code = TrialCode(low)
+    if not code.groups:
+        return "", "", "", "", ""
+    funcs, record, before, after = [], [], [], []
+    for p in code.sources:
+        prologue, body = code.record_neuron(p)
+        n = low.spec.population(p).size
+        funcs.append(_function(f"dp_trial_record_{p}", "const DPState& dp, const int b",
+                               prologue, f"for (uint32_t id = 0; id < {n}u; id++) {{\n"
+                               + _indent(body) + "}\n"))
+        record.append(f"dp_trial_record_{p}(dp, b);")
+    for sg in code.groups:
+        g = sg.name
+        D = sg.max_dendritic_delay_timesteps
+        spare = f"{g}_den[{low.layout[g + '_den'].row_index(f'{D}u', '0')}] = 1;"
+        funcs.append(_function(f"dp_trial_order_{g}", "const DPState& dp", [],
+                               code.order_body(sg, spare)))
+        before.insert(0, f"dp_trial_order_{g}(dp);")
+        funcs.append(_function(f"dp_trial_currents_{g}",
+                               "const DPState& dp, const int32_t num_instances",
+                               *code.currents_cpu(sg)))
+        if sg.adjoint is not None:
+            funcs.append(_function(f"dp_trial_gradients_{g}",
+                                   "const DPState& dp, const int32_t num_instances",
+                                   *code.gradients_cpu(sg)))
+            after.append(f"dp_trial_gradients_{g}(dp, num_instances);")
+    before.append("#pragma omp parallel for schedule(static)")
+    before.append("for (int b = 0; b < num_instances; b++) {")
+    before += ["    " + r for r in record] + ["}"]
+    before += [f"dp_trial_currents_{sg.name}(dp, num_instances);" for sg in code.groups]
+    per_instance, per_instance_after = [], []
+    for sg in code.groups:
+        funcs.append(_function(f"dp_trial_to_steps_{sg.name}", "const DPState& dp, const int b",
+                               *code.to_steps(sg)))
+        per_instance.append(f"dp_trial_to_steps_{sg.name}(dp, b);")
+    for p in trial_adjoint_vars(low.spec):
+        funcs.append(_function(f"dp_trial_from_steps_{p}", "const DPState& dp, const int b",
+                               *code.from_steps(p)))
+        per_instance_after.append(f"dp_trial_from_steps_{p}(dp, b);")
+    return ("// ---------------- trial-level input groups (compile/trial.py)\n" + "".join(funcs),
+            "".join(f"    {c}\n" for c in before), "".join(f"    {c}\n" for c in after),
+            "".join(f"        {c}\n" for c in per_instance),
+            "".join(f"            {c}\n" for c in per_instance_after))
+
+
+def _function(name: str, args: str, prologue: list[str], body: str) -> str:
+    return (f"static void {name}({args}) {{\n" + _indent("\n".join(prologue) + "\n" + body)
+            + "}\n")
+
+
 def _training_functions(low: Lowerer) -> str:
     spec = low.spec
     T = spec.training.num_steps
@@ -132,7 +192,8 @@ def _training_functions(low: Lowerer) -> str:
                    for p in taped)
     overflow = " || ".join(f"dp.{p}_tapeCount[b] > (uint32_t)dp.dp_rt[DP_RT_tape_capacity_{p}]"
                            for p in taped) or "false"
-    return f"""
+    trial_code, before, after, start, end = _trial_functions(low)
+    return trial_code + f"""
 static inline void dp_tape_mark(const DPState& dp, const int b, const int64_t k) {{
 {mark}}}
 
@@ -157,12 +218,12 @@ static inline bool dp_overflowed(const DPState& dp, const int b) {{
 extern "C" DP_EXPORT int64_t dp_forward(void* state, int32_t num_instances) {{
     const DPState& dp = *(const DPState*)state;
     int64_t overflowed = 0;
-    #pragma omp parallel for schedule(dynamic, 1) reduction(+:overflowed)
+{before}    #pragma omp parallel for schedule(dynamic, 1) reduction(+:overflowed)
     for (int b = 0; b < num_instances; b++) {{
         dp_reset_instance(dp, b);
-        for (int64_t k = 0; k < {T}; k++) {{
+{start}        for (int64_t k = 0; k < {T}; k++) {{
             dp_tape_mark(dp, b, k);
-            dp_step(dp, b, k);
+            dp_step<true>(dp, b, k);
         }}
         dp_tape_mark(dp, b, {T});
         dp_loss(dp, b);
@@ -188,9 +249,11 @@ extern "C" DP_EXPORT void dp_backward(void* state, int32_t num_instances) {{
         for (int b = 0; b < num_instances; b++) {{
             if (dp_overflowed(dp, b)) continue;
             for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(dp, b, n, dp_thread);
-        }}
+{end}        }}
     }}
-}}
+    // trial-level groups: gradients of the whole batch at once (a synapse's sum depends
+    // only on its own column, so this too is reproducible bit for bit)
+{after}}}
 """
 
 
@@ -222,6 +285,9 @@ static inline void dp_fail(const DPState& dp, int64_t code, int64_t detail) {{
 static void dp_reset_instance(const DPState& dp, const int b) {{
 {_indent(common.reset_instance_body(layout))}}}
 
+// DP_TRIAL: the training forward pass, where trial-level groups (trial.py) deliver from
+// <group>_trialStep; dp_run steps every group through its dendritic ring.
+template <bool DP_TRIAL>
 static void dp_step(const DPState& dp, const int b, const int64_t k) {{
     const scalar t = k * {low.literal(spec.dt)};
     const scalar dt = {low.literal(spec.dt)};
@@ -255,7 +321,7 @@ DP_EXPORT int64_t dp_run(void* state, int64_t num_steps) {{
     const int64_t k0 = dp.dp_rt[DP_RT_timestep];
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < {spec.batch_size}; b++) {{
-        for (int64_t k = k0; k < k0 + num_steps; k++) dp_step(dp, b, k);
+        for (int64_t k = k0; k < k0 + num_steps; k++) dp_step<false>(dp, b, k);
     }}
     dp.dp_rt[DP_RT_timestep] = k0 + num_steps;
     return dp.dp_rt[DP_RT_error];

@@ -39,6 +39,7 @@ from delayprop.compile.backends import _common as common
 from delayprop.compile.layout import rt_fields
 from delayprop.compile.lower import Lowerer, _indent, taped_populations
 from delayprop.compile.spec import NetworkSpec, SynapseMatrixType
+from delayprop.compile.trial_code import TrialCode
 from delayprop.errors import CodeGenerationError
 
 __all__ = ["CudaOps", "render_cuda", "SOURCE_NAME", "BLOCK", "MAX_BATCH"]
@@ -199,29 +200,42 @@ def _kernel(name: str, args: str, body: str) -> str:
             f"    const DPState& dp = dp_state;\n" + _indent(body) + "}\n")
 
 
-def _member(name: str, step: str, body: str) -> str:
-    """The code of one group or population in a phase, on blocks ``dp_block`` of x."""
-    return (f"static __device__ __forceinline__ void {name}(const int64_t {step}, "
+def _member(name: str, step: str, body: str, trial: bool = False) -> str:
+    """The code of one group or population in a phase, on blocks ``dp_block`` of x; with
+    ``trial``, a template on DP_TRIAL (the training forward pass, see compile/trial.py)."""
+    head = "template <bool DP_TRIAL>\n" if trial else ""
+    return (f"{head}static __device__ __forceinline__ void {name}(const int64_t {step}, "
             f"const uint32_t dp_block) {{\n    const DPState& dp = dp_state;\n"
             + _indent(body) + "}\n")
 
 
-def _phase(kernel: str, step: str, members: list[tuple[str, str]]) -> tuple[str, str]:
+def _phase(kernel: str, step: str, members: list[tuple[str, str]],
+           trial: bool = False) -> tuple[str, str]:
     """``(kernel, host launch)`` of a phase; ``members`` are ``(device function, number of
-    blocks as a host expression)``, each run on its own range of ``blockIdx.x``."""
+    blocks as a host expression)``, each run on its own range of ``blockIdx.x``. With
+    ``trial`` the kernel and its members are templates on DP_TRIAL, launched by the host's
+    ``dp_trial``."""
     if not members:
         return "", ""
     n = len(members)
+    tmpl = "<DP_TRIAL>" if trial else ""
     calls, host = ["const uint32_t dp_x = blockIdx.x;"], []
     for i, (fn, blocks) in enumerate(members):
         offset = f" - dp_ends.end[{i - 1}]" if i else ""
-        calls.append(f"if (dp_x < dp_ends.end[{i}]) {{ {fn}({step}, dp_x{offset}); return; }}")
+        calls.append(f"if (dp_x < dp_ends.end[{i}]) {{ {fn}{tmpl}({step}, dp_x{offset}); "
+                     f"return; }}")
         host.append(f"x += dp_blocks({blocks}); e.end[{i}] = x;")
     code = _kernel(kernel, f"const int64_t {step}, const DPEnds<{n}> dp_ends",
                    "\n".join(calls) + "\n")
+    grid = f"<<<dim3(x, nb), DP_BLOCK, 0, dp_stream>>>({step}, e)"
+    if trial:
+        code = "template <bool DP_TRIAL>\n" + code
+        go = (f"if (dp_trial) {kernel}<true>{grid};\n        else {kernel}<false>{grid};")
+    else:
+        go = f"{kernel}{grid};"
     launch = (f"{{   // {kernel}\n    DPEnds<{n}> e;\n    uint32_t x = 0;\n"
               + _indent("\n".join(host)) + "\n"
-              f"    if (x) {kernel}<<<dim3(x, nb), DP_BLOCK, 0, dp_stream>>>({step}, e);\n}}\n")
+              f"    if (x) {{\n        {go}\n    }}\n}}\n")
     return code, launch
 
 
@@ -277,8 +291,10 @@ def _synapse_member(low: Lowerer, sg) -> tuple[str, str]:
             "    const uint32_t id_pre = dp_spk[dp_i];\n"
             f"    if (!({guard})) continue;\n"
             + _indent(bind + wl.synapse_body(sg)) + "}\n")
+    # a trial-level group delivers from <group>_trialStep in the training forward pass
+    blocks = f"(dp_trial ? 0 : {_span(low, sg)})" if low.is_trial(sg) else _span(low, sg)
     return (f"// synapse group '{sg.name}' ({sg.wu_model.name}), {sg.matrix_type.value}\n"
-            + _member(f"dp_syn_{sg.name}", "k", "\n".join(lines) + "\n" + loop)), _span(low, sg)
+            + _member(f"dp_syn_{sg.name}", "k", "\n".join(lines) + "\n" + loop)), blocks
 
 
 def _neuron_member(low: Lowerer, pop) -> tuple[str, str]:
@@ -289,8 +305,9 @@ def _neuron_member(low: Lowerer, pop) -> tuple[str, str]:
     lines += _time_lines(low, "k") + common.neuron_phase_prologue(low, pop)
     lines.append(f"const uint32_t num_neurons = {pop.size};")
     body = low.neuron_body(pop) + (low.spike_body(pop) if pop.model.spikes else "")
-    return (f"// population '{pop.name}' ({pop.model.name})\n"
-            + _member(f"dp_neu_{pop.name}", "k", "\n".join(lines) + "\n" + body)), str(pop.size)
+    return ((f"// population '{pop.name}' ({pop.model.name})\n"
+            + _member(f"dp_neu_{pop.name}", "k", "\n".join(lines) + "\n" + body, trial=True)),
+            str(pop.size))
 
 
 def _between_kernel(spec: NetworkSpec) -> str:
@@ -323,10 +340,13 @@ def _forward_code(low: Lowerer) -> tuple[str, str]:
     syn_kernel, syn_launch = _phase("dp_synapse_phase", "k", [
         (f"dp_syn_{sg.name}", blocks) for sg, (_, blocks) in zip(spec.synapse_groups, syn)])
     neu_kernel, neu_launch = _phase("dp_neuron_phase", "k", [
-        (f"dp_neu_{pop.name}", blocks) for pop, (_, blocks) in zip(spec.populations, neu)])
+        (f"dp_neu_{pop.name}", blocks) for pop, (_, blocks) in zip(spec.populations, neu)],
+        trial=True)
     device = ("".join(code for code, _ in syn + neu) + syn_kernel + neu_kernel
               + _between_kernel(spec))
-    host = ("static void dp_step(const int64_t* rt, const int64_t k, const int nb) {\n"
+    host = ("// dp_trial: the training forward pass (trial-level groups, compile/trial.py)\n"
+            "static void dp_step(const int64_t* rt, const int64_t k, const int nb, "
+            "const bool dp_trial) {\n    (void)dp_trial;\n"
             + _indent(syn_launch + "dp_between<<<dp_blocks(nb), DP_BLOCK, 0, dp_stream>>>"
                       "(k, nb);\n" + neu_launch) + "}\n")
     return device, host
@@ -419,7 +439,8 @@ def _backward_code(low: Lowerer) -> tuple[str, str]:
     """``(device code, host dp_backward_step)``; the device code starts with the kernel
     ending a forward trial (last tape mark, loss, overflow count)."""
     spec = low.spec
-    groups = [sg for sg in spec.synapse_groups if sg.adjoint is not None]
+    groups = [sg for sg in spec.synapse_groups
+              if sg.adjoint is not None and not low.is_trial(sg)]   # trial-level: after
     adjoint = [p for p in spec.populations if p.adjoint is not None]
     jumps = [p for p in adjoint if _has_jump(spec, p)]
     code = [_backward_synapse_member(low, sg) for sg in groups]
@@ -447,7 +468,65 @@ def _has_jump(spec: NetworkSpec, pop) -> bool:
     return pop.name in taped_populations(spec) and bool(pop.adjoint.jump_code.strip())
 
 
-def _training_entry_points(spec: NetworkSpec) -> str:
+def _trial_code(low: Lowerer) -> tuple[str, str, str]:
+    """The trial-level path (compile/trial.py) as kernels: ``(device code, launches
+    before the forward steps, launches after the backward steps)``. Each group's column
+    order is built by one thread (serial counting sorts, as on the CPU)."""
+    code = TrialCode(low)
+    if not code.groups:
+        return "", "", ""
+    spec, T = low.spec, code.T
+    device, before, after = [], [], []
+
+    def kernel(name, head, prologue, body):
+        device.append(_kernel(name, "", "\n".join(head + prologue) + "\n" + body))
+
+    for sg in code.groups:
+        g = sg.name
+        D = sg.max_dendritic_delay_timesteps
+        spare = f"{g}_den[{low.layout[g + '_den'].row_index(f'{D}u', '0')}] = 1;"
+        kernel(f"dp_trial_order_{g}", ["if (blockIdx.x || threadIdx.x) return;"], [],
+               code.order_body(sg, spare))
+        before.append(f"dp_trial_order_{g}<<<1, 1, 0, dp_stream>>>();")
+    for p in code.sources:
+        n = spec.population(p).size
+        prologue, body = code.record_neuron(p)
+        kernel(f"dp_trial_record_{p}", ["const int b = blockIdx.y;",
+                                        "const uint32_t id = blockIdx.x * blockDim.x + threadIdx.x;",
+                                        f"if (id >= {n}u) return;"], prologue, body)
+        before.append(f"dp_trial_record_{p}<<<dim3(dp_blocks({n}), nb), DP_BLOCK, 0, "
+                      f"dp_stream>>>();")
+    for sg in code.groups:
+        g = sg.name
+        n_post = spec.population(sg.target).size
+        prologue, body = code.currents_gather(sg)
+        kernel(f"dp_trial_currents_{g}",
+               ["const int b = blockIdx.y;",
+                "const uint32_t dp_i = blockIdx.x * blockDim.x + threadIdx.x;",
+                f"if (dp_i >= {n_post * T}u) return;",
+                f"const uint32_t id_post = dp_i / {T}u;",
+                f"const int64_t k = dp_i % {T}u;"], prologue, body)
+        before.append(f"dp_trial_currents_{g}<<<dim3(dp_blocks({n_post * T}), nb), DP_BLOCK, "
+                      f"0, dp_stream>>>();")
+        if sg.adjoint is None:
+            continue
+        n_pre = spec.population(sg.source).size
+        capacity = (f"{n_pre} * rt[DP_RT_max_row_length_{g}]"
+                    if sg.matrix_type is SynapseMatrixType.SPARSE else str(n_pre * n_post))
+        prologue, body = code.gradients_column_entry(sg)
+        kernel(f"dp_trial_gradients_{g}",
+               ["const int b = blockIdx.y;",
+                "const uint32_t dp_c = blockIdx.x * blockDim.x + threadIdx.x;"],
+               prologue + [f"if (dp_c >= {g}_colStart[{n_post}]) return;",
+                           f"const uint32_t id_post = dp.{g}_colPost[dp_c];"], body)
+        after.append(f"dp_trial_gradients_{g}<<<dim3(dp_blocks({capacity}), nb), DP_BLOCK, 0, "
+                     f"dp_stream>>>();")
+    return ("// ---------------- trial-level input groups (compile/trial.py)\n" + "".join(device),
+            "".join(f"        {c}\n" for c in before), "".join(f"        {c}\n" for c in after))
+
+
+def _training_entry_points(spec: NetworkSpec, trial_before: str = "",
+                           trial_after: str = "") -> str:
     T = spec.training.num_steps
     return f"""
 static DPGraph dp_forward_graph, dp_backward_graph;
@@ -465,7 +544,7 @@ DP_EXPORT int64_t dp_forward(void* state, int32_t num_instances) {{
     dp_ok(cudaMemsetAsync(overflow_count, 0, sizeof(unsigned long long), dp_stream), "dp_forward");
     dp_graph(dp_forward_graph, dp_key(key, rt, nb, 0), [&] {{
         dp_reset_instances<<<dim3(DP_RESET_BLOCKS, nb), DP_BLOCK, 0, dp_stream>>>();
-        for (int64_t k = 0; k < {T}; k++) dp_step(rt, k, nb);
+{trial_before}        for (int64_t k = 0; k < {T}; k++) dp_step(rt, k, nb, true);
         dp_finish_trial<<<dp_blocks(nb), DP_BLOCK, 0, dp_stream>>>(nb);
     }});
     dp_finish_call("dp_forward");
@@ -483,6 +562,7 @@ DP_EXPORT void dp_backward(void* state, int32_t num_instances) {{
     if (nb <= 0 || !dp_begin(state, rt)) return;
     dp_graph(dp_backward_graph, dp_key(key, rt, nb, 0), [&] {{
         for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(rt, n, nb);
+{trial_after}
     }});
     dp_finish_call("dp_backward");
 }}
@@ -528,7 +608,7 @@ DP_EXPORT int64_t dp_run(void* state, int64_t num_steps) {{
     int64_t rt[DP_RT_COUNT], key[DP_KEY_SIZE];
     if (!dp_begin(state, rt)) return -1;
     const int64_t k0 = rt[DP_RT_timestep];
-    auto steps = [&] {{ for (int64_t k = k0; k < k0 + num_steps; k++) dp_step(rt, k, {B}); }};
+    auto steps = [&] {{ for (int64_t k = k0; k < k0 + num_steps; k++) dp_step(rt, k, {B}, false); }};
     if (k0 == 0 && num_steps > 1) dp_graph(dp_run_graph, dp_key(key, rt, {B}, num_steps), steps);
     else steps();
     dp_finish_call("dp_run");
@@ -553,6 +633,7 @@ def render_cuda(spec: NetworkSpec) -> tuple[str, list]:
     training = spec.training is not None
     helpers = _training_helpers(low) if training else ""
     backward_device, backward_host = _backward_code(low) if training else ("", "")
+    trial_device, trial_before, trial_after = _trial_code(low) if training else ("", "", "")
     n_sparse = sum(g.matrix_type is SynapseMatrixType.SPARSE for g in spec.synapse_groups)
     source = f"""{common.header(spec, "cuda")}
 #include <cuda_runtime.h>
@@ -576,10 +657,11 @@ typedef {spec.precision.value} scalar;
 {forward_device}
 // ---------------------------------------------------------------- backward step
 {backward_device}
+{trial_device}
 // ---------------------------------------------------------------- host side
 {_HOST_HELPERS}
 {_key_function(spec)}
 {forward_host}
 {backward_host}
-{_training_entry_points(spec) if training else ""}{_entry_points(spec, layout, reset_blocks)}"""
+{_training_entry_points(spec, trial_before, trial_after) if training else ""}{_entry_points(spec, layout, reset_blocks)}"""
     return common.finalize_lines(source, SOURCE_NAME), layout

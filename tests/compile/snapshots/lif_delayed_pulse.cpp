@@ -83,6 +83,9 @@ static void dp_reset_instance(const DPState& dp, const int b) {
     for (size_t i = 0; i < 20; i += 1) dp.syn_den[(size_t)(b) * 20 + (i)] = 0;
 }
 
+// DP_TRIAL: the training forward pass, where trial-level groups (trial.py) deliver from
+// <group>_trialStep; dp_run steps every group through its dendritic ring.
+template <bool DP_TRIAL>
 static void dp_step(const DPState& dp, const int b, const int64_t k) {
     const scalar t = k * 1.0f;
     const scalar dt = 1.0f;
@@ -119,7 +122,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
                 // --- syn/StaticPulseDendriticDelay.pre_spike_syn_code ---
 #line 1 "syn/StaticPulseDendriticDelay.pre_spike_syn_code"
                 addToPostDelay(g, d);
-#line 123 "delayprop_model.cpp"
+#line 126 "delayprop_model.cpp"
 
 #undef addToPostDelay
 #undef addToPost
@@ -149,7 +152,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
                 // --- src/SpikeSourceArray.reset_code ---
 #line 1 "src/SpikeSourceArray.reset_code"
                 startSpike++;
-#line 153 "delayprop_model.cpp"
+#line 156 "delayprop_model.cpp"
 
             }
             src_startSpike[id] = startSpike;
@@ -183,7 +186,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
             float V = tgt_V[id];
             float Isyn = 0;
             {   // input from synapse group 'syn' (ExpCurr)
-                float* const dp_denSlot = syn_den + dp_rslot_syn * 4 + id;
+                float* const dp_denSlot = syn_den + (dp_rslot_syn) * 4 + (id);
                 float inSyn = syn_inSyn[id] + *dp_denSlot;
                 *dp_denSlot = 0;
 #define injectCurrent(dp_x) Isyn += (dp_x)
@@ -191,7 +194,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
 #line 1 "syn/ExpCurr.sim_code"
                 injectCurrent((0.9063462615013123f) * inSyn);
                 inSyn *= (0.8187307715415955f);
-#line 195 "delayprop_model.cpp"
+#line 198 "delayprop_model.cpp"
 
 #undef injectCurrent
                 syn_inSyn[id] = inSyn;
@@ -199,7 +202,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
             // --- tgt/LIF.sim_code ---
 #line 1 "tgt/LIF.sim_code"
             V = (0.951229453086853f) * V + (1.0f - (0.951229453086853f)) * Isyn;
-#line 203 "delayprop_model.cpp"
+#line 206 "delayprop_model.cpp"
 
             const bool dp_spike = (V >= (1.0f));
             tgt_spiked[id] = dp_spike;
@@ -207,7 +210,7 @@ static void dp_step(const DPState& dp, const int b, const int64_t k) {
                 // --- tgt/LIF.reset_code ---
 #line 1 "tgt/LIF.reset_code"
                 V = (0.0f);
-#line 211 "delayprop_model.cpp"
+#line 214 "delayprop_model.cpp"
 
             }
             tgt_V[id] = V;
@@ -249,7 +252,7 @@ DP_EXPORT int64_t dp_run(void* state, int64_t num_steps) {
     const int64_t k0 = dp.dp_rt[DP_RT_timestep];
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < 2; b++) {
-        for (int64_t k = k0; k < k0 + num_steps; k++) dp_step(dp, b, k);
+        for (int64_t k = k0; k < k0 + num_steps; k++) dp_step<false>(dp, b, k);
     }
     dp.dp_rt[DP_RT_timestep] = k0 + num_steps;
     return dp.dp_rt[DP_RT_error];
