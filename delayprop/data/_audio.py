@@ -9,9 +9,10 @@ import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
 
+from delayprop.data._wav import wav_truncation
 from delayprop.errors import DataError
 
-__all__ = ["Audio", "read_audio"]
+__all__ = ["Audio", "read_audio", "to_mono_at_rate"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int,
         with sf.SoundFile(name) as handle:
             announced = handle.frames
             rate = handle.samplerate
+            kind = getattr(handle, "format", "")
             data = handle.read(dtype="float32", always_2d=True)
     except sf.SoundFileError as err:
         raise DataError(f"{name}: cannot decode audio ({_one_line(err)}); the file is "
@@ -59,6 +61,29 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int,
     if 0 < announced != data.shape[0]:
         raise DataError(f"{name}: truncated — decoded {data.shape[0]} samples, the header "
                         f"announces {announced}")
+    if kind in ("WAV", "WAVEX"):
+        # libsndfile shrinks a cut WAV's frame count to the bytes present: ask the header
+        cut = wav_truncation(name)
+        if cut:
+            raise DataError(f"{name}: {cut}")
+    return to_mono_at_rate(data, int(rate), sample_rate, silence_threshold, name)
+
+
+def to_mono_at_rate(data: NDArray[np.floating], rate: int, sample_rate: int,
+                    silence_threshold: float, name: str = "signal") -> Audio:
+    """Check decoded samples ``[frames]`` or ``[frames, channels]``, mix down, resample.
+
+    Raises
+    ------
+    DataError
+        Empty, non-finite or all-silent input; the message starts with ``name``.
+    """
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.ndim != 2:
+        raise DataError(f"{name}: audio must be [frames] or [frames, channels], got shape "
+                        f"{list(data.shape)}")
     if data.shape[0] == 0:
         raise DataError(f"{name}: empty recording (0 samples)")
     if not np.isfinite(data).all():

@@ -62,6 +62,31 @@ def test_truncated_file_names_the_file(tmp_path):
         read_audio(path, SR, 1e-4)
 
 
+@pytest.mark.parametrize("subtype, extra_chunk", [("PCM_16", False), ("FLOAT", True)])
+def test_truncated_wav_is_named_although_libsndfile_shrinks_its_frame_count(
+        tmp_path, subtype, extra_chunk):
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, tone(440, 0.5), SR, subtype=subtype)
+    data = whole.read_bytes()
+    if extra_chunk:                  # a LIST chunk before 'data' must be walked over
+        fmt_end = 12 + 8 + int.from_bytes(data[16:20], "little")
+        chunk = b"LIST" + (5).to_bytes(4, "little") + b"INFOx" + b"\0"   # odd size: padded
+        data = data[:fmt_end] + chunk + data[fmt_end:]
+        (tmp_path / "padded.wav").write_bytes(data)
+        assert read_audio(tmp_path / "padded.wav", SR, 1e-4).signal.size == int(0.5 * SR)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[:len(data) - 3000])
+    with sf.SoundFile(cut) as handle:                # the decoder alone does not notice
+        assert 0 < handle.frames < int(0.5 * SR)
+    frame = 2 if subtype == "PCM_16" else 4
+    declared = int(0.5 * SR) * frame
+    with pytest.raises(DataError, match=rf"cut\.wav: truncated: the WAV header declares "
+                                        rf"{declared} bytes of audio data, the file holds "
+                                        rf"{declared - 3000} \({(declared - 3000) // frame} of "
+                                        rf"{declared // frame} frames\)"):
+        read_audio(cut, SR, 1e-4)
+
+
 def test_empty_recording(tmp_path):
     path = tmp_path / "empty.wav"
     sf.write(path, np.zeros(0, dtype=np.float32), SR)

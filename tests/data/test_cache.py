@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from delayprop.data import RawHD, RawHDConfig
-from delayprop.data import _cache, _hd_build
+from delayprop.data import _build, _cache, _hd_build
 from delayprop.errors import DataError
 
 
@@ -23,7 +23,7 @@ def cache(tmp_path):
 def _forbid_preprocessing(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("preprocessed although a valid cache exists")
-    monkeypatch.setattr(_hd_build, "_run", refuse)
+    monkeypatch.setattr(_build, "_run", refuse)
 
 
 def test_second_load_reads_the_cache(hd_small, cache, monkeypatch):
