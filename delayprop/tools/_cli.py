@@ -9,7 +9,8 @@ from pathlib import Path
 from delayprop.errors import ConfigError
 
 BENCHMARKS = {"forward": "bench_forward.py", "train": "bench_train.py",
-              "sparsity": "bench_sparsity.py", "data": "bench_data.py"}
+              "sparsity": "bench_sparsity.py", "data": "bench_data.py",
+              "rawhd": "bench_rawhd.py"}
 
 
 def register(subparsers) -> None:
