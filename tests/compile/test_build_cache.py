@@ -14,8 +14,8 @@ from delayprop.genn_models import LIF, ExpCurr, SpikeSourceArray, StaticPulseDen
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
-def small_model(name="cache_model", tau=20.0, precision="float"):
-    m = Model(precision, name, batch_size=2)
+def small_model(name="cache_model", tau=20.0, precision="float", backend="cpu"):
+    m = Model(precision, name, backend, batch_size=2)
     src = m.add_neuron_population("src", 3, SpikeSourceArray)
     tgt = m.add_neuron_population("tgt", 4, LIF, {"tau_mem": tau, "v_thresh": 1.0,
                                                   "v_reset": 0.0})

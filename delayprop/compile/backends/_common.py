@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from delayprop import __version__
+from delayprop.compile.backends.template import render_template
 from delayprop.compile.layout import ArrayRole, Layout, array_layout, rt_fields
 from delayprop.compile.lower import LINE_RESTORE, Lowerer, taped_populations
 from delayprop.compile.spec import NetworkSpec
 
 __all__ = ["header", "state_struct", "rt_enum", "delay_helpers", "finalize_lines",
-           "reset_instance_body", "reset_row_elements", "loss_body", "neuron_phase_prologue"]
+           "reset_instance_body", "reset_row_elements", "loss_body", "neuron_phase_prologue",
+           "tape_mark_body", "overflow_test"]
 
 ERROR_CODES = {"DP_ERR_DELAY": 1}
 
@@ -50,27 +52,21 @@ def state_struct(spec: NetworkSpec) -> tuple[str, Layout]:
 
 
 def delay_helpers(qualifier: str) -> str:
-    """``dp_delay_steps``: the whole-step delay of an integer or a (rounded) real value;
-    ``dp_ring_offset``: its ring-row offset from the step's table (last entry: the spare
-    slot for delays out of range)."""
-    q = qualifier
-    return f"""
-{q} inline uint32_t dp_delay_steps(uint8_t d) {{ return d; }}
-{q} inline uint32_t dp_delay_steps(uint16_t d) {{ return d; }}
-{q} inline uint32_t dp_delay_steps(uint32_t d) {{ return d; }}
-{q} inline uint32_t dp_delay_steps(int32_t d) {{ return d < 0 ? 0xFFFFFFFFu : (uint32_t)d; }}
-{q} inline uint32_t dp_delay_steps(int64_t d) {{ return d < 0 ? 0xFFFFFFFFu : (uint32_t)d; }}
-{q} inline uint32_t dp_delay_steps(float d) {{ return d < -0.5f ? 0xFFFFFFFFu : (uint32_t)(d + 0.5f); }}
-{q} inline uint32_t dp_delay_steps(double d) {{ return d < -0.5 ? 0xFFFFFFFFu : (uint32_t)(d + 0.5); }}
-template <uint32_t N> {q} inline uint32_t dp_ring_offset(const uint32_t (&table)[N], uint8_t d) {{
-    static_assert(N > 256, "the delay table covers every uint8 value");
-    return table[d];
-}}
-template <uint32_t N, typename T> {q} inline uint32_t dp_ring_offset(const uint32_t (&table)[N], T d) {{
-    const uint32_t dl = dp_delay_steps(d);
-    return table[dl < N - 1 ? dl : N - 1];
-}}
-"""
+    """``dp_delay_steps`` and ``dp_ring_offset`` (templates/delay_helpers.cpp), each
+    function declared ``qualifier`` ('static' or 'static __device__')."""
+    return render_template("delay_helpers.cpp", qualifier=qualifier)
+
+
+def tape_mark_body(low: Lowerer) -> str:
+    """``dp_tape_mark``'s body: tapeStart[k] of instance ``b`` = its tape count so far."""
+    return "".join(f"{low.layout[p + '_tapeStart'].element('b', 'k')} = dp.{p}_tapeCount[b];\n"
+                   for p in taped_populations(low.spec))
+
+
+def overflow_test(spec: NetworkSpec) -> str:
+    """Expression: instance ``b``'s tape of some population outgrew its capacity."""
+    return " || ".join(f"dp.{p}_tapeCount[b] > (uint32_t)dp.dp_rt[DP_RT_tape_capacity_{p}]"
+                       for p in taped_populations(spec)) or "false"
 
 
 def neuron_phase_prologue(low: Lowerer, pop) -> list[str]:

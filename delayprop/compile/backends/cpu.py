@@ -7,6 +7,7 @@ instances never share a write (gradients go to one buffer per thread, summed aft
 from __future__ import annotations
 
 from delayprop.compile.backends import _common as common
+from delayprop.compile.backends.template import render_template
 from delayprop.compile.lower import Lowerer, _indent, taped_populations
 from delayprop.compile.spec import NetworkSpec
 from delayprop.compile.trial import trial_adjoint_vars
@@ -187,145 +188,27 @@ def _function(name: str, args: str, prologue: list[str], body: str) -> str:
 def _training_functions(low: Lowerer) -> str:
     spec = low.spec
     T = spec.training.num_steps
-    taped = taped_populations(spec)
-    mark = "".join(f"    {low.layout[p + '_tapeStart'].element('b', 'k')} = dp.{p}_tapeCount[b];\n"
-                   for p in taped)
-    overflow = " || ".join(f"dp.{p}_tapeCount[b] > (uint32_t)dp.dp_rt[DP_RT_tape_capacity_{p}]"
-                           for p in taped) or "false"
     trial_code, before, after, start, end = _trial_functions(low)
-    return trial_code + f"""
-static inline void dp_tape_mark(const DPState& dp, const int b, const int64_t k) {{
-{mark}}}
-
-static void dp_loss(const DPState& dp, const int b) {{
-{_indent(common.loss_body(low))}}}
-
-static void dp_backward_step(const DPState& dp, const int b, const int64_t n, const int dp_thread) {{
-    const {low.scalar} t = n * {low.literal(spec.dt)};
-    const {low.scalar} dt = {low.literal(spec.dt)};
-    const int batch = b;
-    const int num_batch = {spec.batch_size};
-    (void)t; (void)dt; (void)batch; (void)num_batch;
-{_indent(_backward_synapse_phase(low))}
-{_indent(_backward_neuron_phase(low))}}}
-
-static inline bool dp_overflowed(const DPState& dp, const int b) {{
-    return {overflow};
-}}
-
-// Forward pass (with tape) and loss of whole trials; returns how many instances'
-// tapes overflowed (their backward pass must not run: Python grows the tape and repeats).
-extern "C" DP_EXPORT int64_t dp_forward(void* state, int32_t num_instances) {{
-    const DPState& dp = *(const DPState*)state;
-    int64_t overflowed = 0;
-{before}    #pragma omp parallel for schedule(dynamic, 1) reduction(+:overflowed)
-    for (int b = 0; b < num_instances; b++) {{
-        dp_reset_instance(dp, b);
-{start}        for (int64_t k = 0; k < {T}; k++) {{
-            dp_tape_mark(dp, b, k);
-            dp_step<true>(dp, b, k);
-        }}
-        dp_tape_mark(dp, b, {T});
-        dp_loss(dp, b);
-        overflowed += dp_overflowed(dp, b) ? 1 : 0;
-    }}
-    return overflowed;
-}}
-
-// Backward pass of the trials of the last dp_forward, accumulating gradients into one
-// buffer per thread (the REDUCE_BATCH_SUM variables, zeroed by the caller).
-extern "C" DP_EXPORT void dp_backward(void* state, int32_t num_instances) {{
-    const DPState& dp = *(const DPState*)state;
-    #pragma omp parallel
-    {{
-#ifdef _OPENMP
-        const int dp_thread = omp_get_thread_num();
-#else
-        const int dp_thread = 0;
-#endif
-        // static: each thread's gradient buffer always sums the same instances in the
-        // same order, so a run (and a resumed run) is reproducible bit for bit
-        #pragma omp for schedule(static)
-        for (int b = 0; b < num_instances; b++) {{
-            if (dp_overflowed(dp, b)) continue;
-            for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(dp, b, n, dp_thread);
-{end}        }}
-    }}
-    // trial-level groups: gradients of the whole batch at once (a synapse's sum depends
-    // only on its own column, so this too is reproducible bit for bit)
-{after}}}
-"""
+    return render_template(
+        "cpu_training.cpp", trial_functions=trial_code, tape_mark=common.tape_mark_body(low),
+        loss_body=common.loss_body(low), scalar=low.scalar, dt=low.literal(spec.dt),
+        batch_size=spec.batch_size, backward_synapse_phase=_backward_synapse_phase(low),
+        backward_neuron_phase=_backward_neuron_phase(low),
+        overflowed=common.overflow_test(spec), num_steps=T, last_step=T - 1,
+        trial_before=before, trial_start=start, trial_end=end, trial_after=after)
 
 
 def render_cpu(spec: NetworkSpec) -> tuple[str, list]:
-    """Return the C++ source of ``spec`` and its array layout."""
+    """Return the C++ source of ``spec`` (templates/cpu_model.cpp) and its array layout."""
     low = Lowerer(spec, CpuOps())
     struct, layout = common.state_struct(spec)
-    scalar = spec.precision.value
-    training = _training_functions(low) if spec.training is not None else ""
-    source = f"""{common.header(spec, "cpu")}
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-#define DP_EXPORT __attribute__((visibility("default")))
-
-typedef {scalar} scalar;
-{common.rt_enum(spec)}
-{struct}
-{common.delay_helpers("static")}
-static inline void dp_fail(const DPState& dp, int64_t code, int64_t detail) {{
-    dp.dp_rt[DP_RT_error] = code;
-    dp.dp_rt[DP_RT_error_detail] = detail;
-}}
-
-static void dp_reset_instance(const DPState& dp, const int b) {{
-{_indent(common.reset_instance_body(layout))}}}
-
-// DP_TRIAL: the training forward pass, where trial-level groups (trial.py) deliver from
-// <group>_trialStep; dp_run steps every group through its dendritic ring.
-template <bool DP_TRIAL>
-static void dp_step(const DPState& dp, const int b, const int64_t k) {{
-    const scalar t = k * {low.literal(spec.dt)};
-    const scalar dt = {low.literal(spec.dt)};
-    const int batch = b;
-    const int num_batch = {spec.batch_size};
-    (void)t; (void)dt; (void)batch; (void)num_batch;
-    // ---------------- synapse phase: spikes of step k-1 into the dendritic rings
-{_indent(_synapse_phase(low))}
-    // ---------------- neuron phase
-{_indent(_neuron_phase(low))}}}
-{training}
-extern "C" {{
-DP_EXPORT int64_t dp_num_arrays(void) {{ return {len(layout)}; }}
-DP_EXPORT const char* dp_digest(void) {{ return "{spec.digest()}"; }}
-DP_EXPORT int32_t dp_max_threads(void) {{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}}
-DP_EXPORT int64_t dp_state_size(void) {{ return (int64_t)sizeof(DPState); }}
-DP_EXPORT void dp_reset(void* state) {{
-    const DPState& dp = *(const DPState*)state;
-    for (int b = 0; b < {spec.batch_size}; b++) dp_reset_instance(dp, b);
-    dp.dp_rt[DP_RT_timestep] = 0;
-    dp.dp_rt[DP_RT_rec_start] = 0;
-}}
-DP_EXPORT int64_t dp_run(void* state, int64_t num_steps) {{
-    const DPState& dp = *(const DPState*)state;
-    const int64_t k0 = dp.dp_rt[DP_RT_timestep];
-    #pragma omp parallel for schedule(static)
-    for (int b = 0; b < {spec.batch_size}; b++) {{
-        for (int64_t k = k0; k < k0 + num_steps; k++) dp_step<false>(dp, b, k);
-    }}
-    dp.dp_rt[DP_RT_timestep] = k0 + num_steps;
-    return dp.dp_rt[DP_RT_error];
-}}
-}}
-"""
+    source = render_template(
+        "cpu_model.cpp", header=common.header(spec, "cpu"), scalar=spec.precision.value,
+        rt_enum=common.rt_enum(spec), state_struct=struct,
+        delay_helpers=common.delay_helpers("static"),
+        reset_instance=common.reset_instance_body(layout), dt=low.literal(spec.dt),
+        batch_size=spec.batch_size, synapse_phase=_synapse_phase(low),
+        neuron_phase=_neuron_phase(low),
+        training=_training_functions(low) if spec.training is not None else "",
+        num_arrays=len(layout), digest=spec.digest())
     return common.finalize_lines(source, SOURCE_NAME), layout

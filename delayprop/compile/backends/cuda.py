@@ -36,6 +36,7 @@ slots it needs (time, sparse row capacities) from the device once per call.
 from __future__ import annotations
 
 from delayprop.compile.backends import _common as common
+from delayprop.compile.backends.template import render_template
 from delayprop.compile.layout import rt_fields
 from delayprop.compile.lower import Lowerer, _indent, taped_populations
 from delayprop.compile.spec import NetworkSpec, SynapseMatrixType
@@ -73,125 +74,6 @@ class _ColumnOps(CudaOps):
 
     def add(self, target: str, value: str) -> str:
         return f"{target} += {value};"
-
-
-# ---------------------------------------------------------------------- device code
-_DEVICE_HELPERS = """
-// The state (one pointer per array) lives in constant memory, set at each entry point, so
-// that kernel arguments, and the CUDA graphs of whole passes, never depend on addresses.
-__constant__ DPState dp_state;
-
-// Ring position of addToPostDelay on the GPU: the CPU backend looks the row offset up in
-// a per-step table (Lowerer.delay_prologue); here each thread computes it (a compare and
-// a subtract), which needs neither shared memory nor a barrier. Delays >= D go to the
-// spare slot D, exactly as the table's last entry does.
-struct DPRing {
-    uint32_t slot;     // k % D: the slot step k reads
-    uint32_t D;        // max_dendritic_delay_timesteps
-    uint32_t n;        // row length (target population size)
-};
-template <typename T> static __device__ inline uint32_t dp_ring_offset(const DPRing& r, T d) {
-    const uint32_t dl = dp_delay_steps(d);
-    if (dl >= r.D) return r.D * r.n;
-    const uint32_t s = r.slot + dl;
-    return (s < r.D ? s : s - r.D) * r.n;
-}
-
-template <typename T> static __device__ inline T dp_warp_sum(T v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-    return v;
-}
-
-// One kernel per phase runs every group (or population) of the phase: member i takes the
-// blocks [end[i-1], end[i]) of blockIdx.x (sparse row capacities size them at run time).
-template <int N> struct DPEnds { uint32_t end[N]; };
-"""
-
-_HOST_HELPERS = """
-static char dp_error_text[1024] = "";
-static int32_t dp_error_code = 0;
-static cudaStream_t dp_stream = nullptr;
-
-// Describes a failure for dp_cuda_last_error; with latch, it is also kept (the first one)
-// until dp_cuda_status() is read: runtime.py raises it after each entry point. Copies and
-// allocations do not latch: runtime.py raises their failures at once.
-static bool dp_ok(cudaError_t e, const char* where, bool latch = true) {
-    if (e == cudaSuccess) return true;
-    if (!latch || !dp_error_code) {
-        snprintf(dp_error_text, sizeof dp_error_text, "%s: %s (%s)", where,
-                 cudaGetErrorString(e), cudaGetErrorName(e));
-    }
-    if (latch && !dp_error_code) dp_error_code = (int32_t)e;
-    return false;
-}
-
-static inline unsigned int dp_blocks(int64_t n) { return (unsigned int)((n + DP_BLOCK - 1) / DP_BLOCK); }
-
-// Start of an entry point: the runtime's copies (default stream) have landed, the state
-// is in constant memory, and rt holds the dp_rt slots (row capacities size the grids).
-static bool dp_begin(void* state, int64_t* rt) {
-    if (!dp_ok(cudaDeviceSynchronize(), "before launching")) return false;
-    if (!dp_stream && !dp_ok(cudaStreamCreateWithFlags(&dp_stream, cudaStreamNonBlocking),
-                             "creating a stream")) return false;
-    if (!dp_ok(cudaMemcpyToSymbolAsync(dp_state, state, sizeof(DPState), 0,
-                                       cudaMemcpyHostToDevice, dp_stream), "setting the state"))
-        return false;
-    return dp_ok(cudaMemcpyAsync(rt, ((const DPState*)state)->dp_rt, sizeof(int64_t) * DP_RT_COUNT,
-                                 cudaMemcpyDeviceToHost, dp_stream), "reading dp_rt")
-        && dp_ok(cudaStreamSynchronize(dp_stream), "reading dp_rt");
-}
-
-// End of an entry point: waits for its launches; records any launch or kernel failure.
-static void dp_finish_call(const char* where) {
-    if (dp_ok(cudaGetLastError(), where)) dp_ok(cudaDeviceSynchronize(), where);
-}
-
-static void dp_write_rt(void* state, int field, int64_t value) {
-    dp_ok(cudaMemcpy(((const DPState*)state)->dp_rt + field, &value, sizeof value,
-                     cudaMemcpyHostToDevice), "writing dp_rt");
-}
-
-// A whole pass as one CUDA graph, captured again only when what shapes its launches
-// (the key: instances, steps, sparse row capacities) changes.
-struct DPGraph { cudaGraphExec_t exec; int64_t key[DP_KEY_SIZE]; };
-template <typename F> static void dp_graph(DPGraph& g, const int64_t* key, F&& launches) {
-    if (!g.exec || memcmp(g.key, key, sizeof g.key) != 0) {
-        if (g.exec) cudaGraphExecDestroy(g.exec);
-        g.exec = nullptr;
-        cudaGraph_t graph = nullptr;
-        if (!dp_ok(cudaStreamBeginCapture(dp_stream, cudaStreamCaptureModeThreadLocal),
-                   "capturing a graph")) return;
-        launches();
-        bool ok = dp_ok(cudaStreamEndCapture(dp_stream, &graph), "capturing a graph");
-        ok = ok && dp_ok(cudaGraphInstantiate(&g.exec, graph, 0), "instantiating a graph");
-        if (graph) cudaGraphDestroy(graph);
-        if (!ok) { g.exec = nullptr; return; }
-        memcpy(g.key, key, sizeof g.key);
-    }
-    dp_ok(cudaGraphLaunch(g.exec, dp_stream), "launching a graph");
-}
-
-extern "C" {
-DP_EXPORT void* dp_cuda_malloc(size_t n) {
-    void* p = nullptr;
-    if (!dp_ok(cudaMalloc(&p, n), "cudaMalloc", false)) return nullptr;
-    return p;
-}
-DP_EXPORT void dp_cuda_free(void* p) { dp_ok(cudaFree(p), "cudaFree", false); }
-DP_EXPORT int32_t dp_cuda_copy(void* dst, void* src, size_t n, int32_t to_device) {
-    const cudaError_t e = cudaMemcpy(dst, src, n, to_device ? cudaMemcpyHostToDevice
-                                                           : cudaMemcpyDeviceToHost);
-    return dp_ok(e, to_device ? "copy to device" : "copy from device", false) ? 0 : (int32_t)e;
-}
-DP_EXPORT const char* dp_cuda_last_error(void) { return dp_error_text; }
-// 0, or the CUDA error code of the first failure since the last call (then cleared).
-DP_EXPORT int32_t dp_cuda_status(void) {
-    const int32_t code = dp_error_code;
-    dp_error_code = 0;
-    return code;
-}
-}
-"""
 
 
 def _kernel(name: str, args: str, body: str) -> str:
@@ -410,29 +292,11 @@ def _backward_neuron_member(low: Lowerer, pop) -> str:
                       "\n".join(lines) + "\n" + low.backward_neuron_body(pop)))
 
 
-def _training_helpers(low: Lowerer) -> str:
+def _training_device(low: Lowerer) -> str:
     """The CPU backend's per-instance helpers (tape marks, loss, overflow) on the device."""
-    spec = low.spec
-    T = spec.training.num_steps
-    taped = taped_populations(spec)
-    mark = "".join(f"    {low.layout[p + '_tapeStart'].element('b', 'k')} = dp.{p}_tapeCount[b];\n"
-                   for p in taped)
-    overflow = " || ".join(f"dp.{p}_tapeCount[b] > (uint32_t)dp.dp_rt[DP_RT_tape_capacity_{p}]"
-                           for p in taped) or "false"
-    return f"""
-static __device__ inline void dp_tape_mark(const DPState& dp, const int b, const int64_t k) {{
-{mark}}}
-
-static __device__ void dp_loss(const DPState& dp, const int b) {{
-{_indent(common.loss_body(low))}}}
-
-static __device__ inline bool dp_overflowed(const DPState& dp, const int b) {{
-    return {overflow};
-}}
-
-// instances of the last dp_forward whose tape overflowed
-__device__ unsigned long long dp_overflow_count;
-"""
+    return render_template("cuda_training_device.cu", tape_mark=common.tape_mark_body(low),
+                           loss_body=common.loss_body(low),
+                           overflowed=common.overflow_test(low.spec))
 
 
 def _backward_code(low: Lowerer) -> tuple[str, str]:
@@ -525,49 +389,11 @@ def _trial_code(low: Lowerer) -> tuple[str, str, str]:
             "".join(f"        {c}\n" for c in before), "".join(f"        {c}\n" for c in after))
 
 
-def _training_entry_points(spec: NetworkSpec, trial_before: str = "",
-                           trial_after: str = "") -> str:
+def _training_host(spec: NetworkSpec, trial_before: str, trial_after: str) -> str:
+    """``dp_forward`` and ``dp_backward``: whole training passes as cached CUDA graphs."""
     T = spec.training.num_steps
-    return f"""
-static DPGraph dp_forward_graph, dp_backward_graph;
-
-extern "C" {{
-// Forward pass (with tape) and loss of whole trials of instances 0..num_instances-1;
-// returns how many instances' tapes overflowed (their backward pass must not run: Python
-// grows the tape and repeats), or -1 after a CUDA failure (see dp_cuda_status).
-DP_EXPORT int64_t dp_forward(void* state, int32_t num_instances) {{
-    const int nb = num_instances;
-    int64_t rt[DP_RT_COUNT], key[DP_KEY_SIZE];
-    if (nb <= 0 || !dp_begin(state, rt)) return 0;
-    void* overflow_count = nullptr;
-    dp_ok(cudaGetSymbolAddress(&overflow_count, dp_overflow_count), "dp_forward");
-    dp_ok(cudaMemsetAsync(overflow_count, 0, sizeof(unsigned long long), dp_stream), "dp_forward");
-    dp_graph(dp_forward_graph, dp_key(key, rt, nb, 0), [&] {{
-        dp_reset_instances<<<dim3(DP_RESET_BLOCKS, nb), DP_BLOCK, 0, dp_stream>>>();
-{trial_before}        for (int64_t k = 0; k < {T}; k++) dp_step(rt, k, nb, true);
-        dp_finish_trial<<<dp_blocks(nb), DP_BLOCK, 0, dp_stream>>>(nb);
-    }});
-    dp_finish_call("dp_forward");
-    unsigned long long overflowed = 0;
-    if (!dp_ok(cudaMemcpyFromSymbol(&overflowed, dp_overflow_count, sizeof overflowed),
-               "dp_forward")) return -1;
-    return (int64_t)overflowed;
-}}
-
-// Backward pass of the trials of the last dp_forward, accumulating gradients into the
-// one gradient buffer (REDUCE_BATCH_SUM variables, zeroed by the caller).
-DP_EXPORT void dp_backward(void* state, int32_t num_instances) {{
-    const int nb = num_instances;
-    int64_t rt[DP_RT_COUNT], key[DP_KEY_SIZE];
-    if (nb <= 0 || !dp_begin(state, rt)) return;
-    dp_graph(dp_backward_graph, dp_key(key, rt, nb, 0), [&] {{
-        for (int64_t n = {T - 1}; n >= 0; n--) dp_backward_step(rt, n, nb);
-{trial_after}
-    }});
-    dp_finish_call("dp_backward");
-}}
-}}
-"""
+    return render_template("cuda_training_host.cu", num_steps=T, last_step=T - 1,
+                           trial_before=trial_before, trial_after=trial_after)
 
 
 # ---------------------------------------------------------------------- the file
@@ -581,46 +407,8 @@ def _key_function(spec: NetworkSpec) -> str:
             + "    return key;\n}\n")
 
 
-def _entry_points(spec: NetworkSpec, layout, reset_blocks: int) -> str:
-    """The CPU library's entry points (see cpu.py), as host code launching kernels."""
-    B = spec.batch_size
-    return f"""
-static DPGraph dp_run_graph;
-
-extern "C" {{
-DP_EXPORT int64_t dp_num_arrays(void) {{ return {len(layout)}; }}
-DP_EXPORT const char* dp_digest(void) {{ return "{spec.digest()}"; }}
-// One gradient buffer: REDUCE_BATCH_SUM variables are [1, ...], summed with atomicAdd.
-DP_EXPORT int32_t dp_max_threads(void) {{ return 1; }}
-DP_EXPORT int64_t dp_state_size(void) {{ return (int64_t)sizeof(DPState); }}
-DP_EXPORT void dp_reset(void* state) {{
-    int64_t rt[DP_RT_COUNT];
-    if (!dp_begin(state, rt)) return;
-    dp_reset_instances<<<dim3({reset_blocks}, {B}), DP_BLOCK, 0, dp_stream>>>();
-    dp_finish_call("dp_reset");
-    dp_write_rt(state, DP_RT_timestep, 0);
-    dp_write_rt(state, DP_RT_rec_start, 0);
-}}
-// Steps every instance num_steps times from dp_rt[timestep]; returns 0, or -1 after a
-// CUDA failure (see dp_cuda_status). A run from time 0 (a trial) goes through a cached
-// CUDA graph; stepping on from later times launches the kernels one by one.
-DP_EXPORT int64_t dp_run(void* state, int64_t num_steps) {{
-    int64_t rt[DP_RT_COUNT], key[DP_KEY_SIZE];
-    if (!dp_begin(state, rt)) return -1;
-    const int64_t k0 = rt[DP_RT_timestep];
-    auto steps = [&] {{ for (int64_t k = k0; k < k0 + num_steps; k++) dp_step(rt, k, {B}, false); }};
-    if (k0 == 0 && num_steps > 1) dp_graph(dp_run_graph, dp_key(key, rt, {B}, num_steps), steps);
-    else steps();
-    dp_finish_call("dp_run");
-    dp_write_rt(state, DP_RT_timestep, k0 + num_steps);
-    return dp_error_code ? -1 : 0;
-}}
-}}
-"""
-
-
 def render_cuda(spec: NetworkSpec) -> tuple[str, list]:
-    """Return the CUDA source of ``spec`` and its array layout."""
+    """Return the CUDA source of ``spec`` (templates/cuda_model.cu) and its array layout."""
     if spec.batch_size > MAX_BATCH:
         raise CodeGenerationError(
             f"model '{spec.name}': batch_size {spec.batch_size} exceeds the CUDA backend's "
@@ -631,37 +419,18 @@ def render_cuda(spec: NetworkSpec) -> tuple[str, list]:
     reset, reset_blocks = _reset_kernel(spec, layout)
     forward_device, forward_host = _forward_code(low)
     training = spec.training is not None
-    helpers = _training_helpers(low) if training else ""
     backward_device, backward_host = _backward_code(low) if training else ("", "")
     trial_device, trial_before, trial_after = _trial_code(low) if training else ("", "", "")
     n_sparse = sum(g.matrix_type is SynapseMatrixType.SPARSE for g in spec.synapse_groups)
-    source = f"""{common.header(spec, "cuda")}
-#include <cuda_runtime.h>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#define DP_EXPORT __attribute__((visibility("default")))
-#define DP_BLOCK {BLOCK}
-#define DP_RESET_BLOCKS {reset_blocks}
-#define DP_KEY_SIZE {2 + n_sparse}
-
-typedef {spec.precision.value} scalar;
-{common.rt_enum(spec)}#define DP_RT_COUNT {len(rt_fields(spec))}
-{struct}
-{common.delay_helpers("static __device__")}{_DEVICE_HELPERS}{helpers}
-// ---------------------------------------------------------------- trial start
-{reset}
-// ---------------------------------------------------------------- forward step
-{forward_device}
-// ---------------------------------------------------------------- backward step
-{backward_device}
-{trial_device}
-// ---------------------------------------------------------------- host side
-{_HOST_HELPERS}
-{_key_function(spec)}
-{forward_host}
-{backward_host}
-{_training_entry_points(spec, trial_before, trial_after) if training else ""}{_entry_points(spec, layout, reset_blocks)}"""
+    source = render_template(
+        "cuda_model.cu", header=common.header(spec, "cuda"), block=BLOCK,
+        reset_blocks=reset_blocks, key_size=2 + n_sparse, scalar=spec.precision.value,
+        rt_enum=common.rt_enum(spec), rt_count=len(rt_fields(spec)), state_struct=struct,
+        delay_helpers=common.delay_helpers("static __device__"),
+        training_device=_training_device(low) if training else "", reset_kernel=reset,
+        forward_device=forward_device, backward_device=backward_device,
+        trial_device=trial_device, key_function=_key_function(spec),
+        forward_host=forward_host, backward_host=backward_host,
+        training_host=_training_host(spec, trial_before, trial_after) if training else "",
+        num_arrays=len(layout), digest=spec.digest(), batch_size=spec.batch_size)
     return common.finalize_lines(source, SOURCE_NAME), layout
