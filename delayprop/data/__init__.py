@@ -1,4 +1,5 @@
-"""Data sets behind one interface: RawHD (audio → graded log-mel inputs), SHD and SSC (spikes).
+"""Data sets behind one interface: RawHD and your own audio folders (audio → graded log-mel
+inputs), SHD and SSC (spikes).
 
 Every loader returns a :class:`Split`: ``x`` (dense ``[samples, steps, channels]`` or one
 spike array per sample with fields ``t`` in ms and ``x`` the channel), ``y`` (int64
@@ -17,6 +18,19 @@ from delayprop._lazy import lazy_exports
 # public name -> (module, attribute), imported on first use
 _LAZY = {
     'RawHDConfig': ('delayprop.data._config', 'RawHDConfig'),
+    'AudioFolder': ('delayprop.data._folder', 'AudioFolder'),
+    'GRADED_DATASETS': ('delayprop.data._options', 'GRADED_DATASETS'),
+    'add_data_options': ('delayprop.data._options', 'add_data_options'),
+    'data_options_from_args': ('delayprop.data._options', 'data_options_from_args'),
+    'check_data_options': ('delayprop.data._options', 'check_data_options'),
+    'data_record': ('delayprop.data._record', 'data_record'),
+    'audio_features': ('delayprop.data._audio_features', 'audio_features'),
+    'read_audio': ('delayprop.data._audio', 'read_audio'),
+    'log_mel': ('delayprop.data._features', 'log_mel'),
+    'mel_filterbank': ('delayprop.data._features', 'mel_filterbank'),
+    'power_spectrogram': ('delayprop.data._features', 'power_spectrogram'),
+    'fit_normaliser': ('delayprop.data._features', 'fit_normaliser'),
+    'apply_normaliser': ('delayprop.data._features', 'apply_normaliser'),
     'sigma_delta_spikes': ('delayprop.data._encode', 'sigma_delta_spikes'),
     'fetch': ('delayprop.data._fetch', 'fetch'),
     'HD_CLASS_NAMES': ('delayprop.data._hd_files', 'CLASS_NAMES'),
@@ -34,9 +48,12 @@ _LAZY = {
 }
 
 
-__all__ = ["DATASETS", "HD_CLASS_NAMES", "SPIKE_DTYPE", "RawHD", "RawHDConfig", "SpikingHD",
-           "Split", "bin_events", "cache_root", "data_root", "fetch", "load_dataset",
-           "parse_label", "plot_sample", "sigma_delta_spikes"]
+__all__ = ["DATASETS", "GRADED_DATASETS", "HD_CLASS_NAMES", "SPIKE_DTYPE", "AudioFolder", "RawHD",
+           "RawHDConfig", "SpikingHD", "Split", "add_data_options", "apply_normaliser",
+           "audio_features", "bin_events", "cache_root", "check_data_options",
+           "data_options_from_args", "data_record", "data_root", "fetch",
+           "fit_normaliser", "load_dataset", "log_mel", "mel_filterbank", "parse_label",
+           "plot_sample", "power_spectrogram", "read_audio", "sigma_delta_spikes"]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

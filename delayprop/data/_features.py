@@ -107,7 +107,7 @@ def fit_steps(db: NDArray[np.float64], config: RawHDConfig) -> NDArray[np.float3
 
 
 def log_mel(signal: NDArray[np.floating], config: RawHDConfig,
-            filterbank: Any) -> tuple[NDArray[np.float32], int]:
+            filterbank: Any = None) -> tuple[NDArray[np.float32], int]:
     """Features ``[num_steps, n_mels]`` (dB, before normalisation) of a mono signal.
 
     Mel power → (``crop_pad``: the first ``num_steps`` frames) → :func:`log_db` →
@@ -119,9 +119,9 @@ def log_mel(signal: NDArray[np.floating], config: RawHDConfig,
     signal : ndarray, shape [samples]
         Mono audio at ``config.sample_rate``, full scale 1.
     config : RawHDConfig
-    filterbank : ndarray or sparse matrix, shape [n_mels, n_fft // 2 + 1]
+    filterbank : ndarray or sparse matrix, shape [n_mels, n_fft // 2 + 1], optional
         From :func:`mel_filterbank` (pass it as ``scipy.sparse.csr_matrix`` when calling
-        this many times).
+        this many times); built from ``config`` when not given.
 
     Returns
     -------
@@ -136,6 +136,8 @@ def log_mel(signal: NDArray[np.floating], config: RawHDConfig,
     """
     from scipy import sparse
 
+    if filterbank is None:
+        filterbank = mel_filterbank(config)
     power = power_spectrogram(pre_emphasis(signal, config.pre_emphasis), config)
     frames = power.shape[0]
     if config.time_mode == "crop_pad":

@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from delayprop.data._config import RawHDConfig
+from delayprop.data._folder import AudioFolder
 from delayprop.data._rawhd import RawHD
 from delayprop.data._spiking import SPIKING_SETS, SpikingHD
 from delayprop.data._split import Split
@@ -14,8 +15,10 @@ from delayprop.errors import ConfigError
 
 __all__ = ["DATASETS", "load_dataset"]
 
-DATASETS = ("rawhd", "shd", "ssc")
+DATASETS = ("rawhd", "shd", "ssc", "audio")
 _RAWHD_OPTIONS = ("config", "cache_dir", "on_error", "num_workers", "progress")
+_AUDIO_OPTIONS = (*_RAWHD_OPTIONS, "labels", "test_speakers", "test_fraction", "test_index",
+                  "split_seed")
 _SPIKING_OPTIONS = ("num_steps", "dt", "duration")
 
 
@@ -34,22 +37,26 @@ def load_dataset(name: str, split: str, path: str | os.PathLike[str] | None = No
 
     Parameters
     ----------
-    name : {'rawhd', 'shd', 'ssc'}
+    name : {'rawhd', 'shd', 'ssc', 'audio'}
     split : str
-        ``'train'`` or ``'test'`` (SSC also ``'valid'``).
+        ``'train'`` or ``'test'`` (SSC, and ``audio`` with Speech Commands' lists, also
+        ``'valid'``).
     path : path-like, optional
         Where the data is; default: ``DELAYPROP_DATA``, else the per-user data folder
         (see ``delayprop/data/README.md``).
     **config
         RawHD: fields of :class:`RawHDConfig` (e.g. ``time_mode='resample'``) and the
         options ``config``, ``cache_dir``, ``on_error``, ``num_workers``, ``progress`` of
-        :class:`RawHD`. SHD/SSC: ``num_steps``, ``dt`` (ms), ``duration`` (ms) of
+        :class:`RawHD`. ``audio`` (your own folder, :class:`AudioFolder`): the same, and
+        ``labels`` (file-name pattern), ``test_speakers``, ``test_fraction``,
+        ``test_index``, ``split_seed``. SHD/SSC: ``num_steps``, ``dt`` (ms), ``duration`` (ms) of
         :class:`SpikingHD`; without them samples stay exact events.
 
     Returns
     -------
     Split
-        A :class:`RawHD` or :class:`SpikingHD` (both are :class:`Split`).
+        A :class:`RawHD`, :class:`AudioFolder` or :class:`SpikingHD` (all are
+        :class:`Split`).
 
     Raises
     ------
@@ -71,6 +78,9 @@ def load_dataset(name: str, split: str, path: str | os.PathLike[str] | None = No
     if name == "rawhd":
         _check_options(name, config, [*_RAWHD_OPTIONS, *(f.name for f in fields(RawHDConfig))])
         return RawHD(path, split, **config)
+    if name == "audio":
+        _check_options(name, config, [*_AUDIO_OPTIONS, *(f.name for f in fields(RawHDConfig))])
+        return AudioFolder(path, split, **config)
     if name in SPIKING_SETS:
         _check_options(name, config, list(_SPIKING_OPTIONS))
         return SpikingHD(name, split, path, **config)

@@ -12,7 +12,8 @@ logger = logging.getLogger(__name__)
 
 # command-line option -> ExperimentConfig field (None: same name with '-' -> '_')
 _OPTIONS = [
-    ("--data", str, "data set: rawhd, shd or ssc"),
+    ("--data", str, "data set: rawhd, shd, ssc or audio (your own folder of recordings, "
+                    "see --labels)"),
     ("--data-path", str, "where the data set is (default: $DELAYPROP_DATA, then the "
                          "per-user data folder)"),
     ("--limit", int, "train on the first N training samples only"),
@@ -112,6 +113,8 @@ def _add_config_options(p) -> None:
                                     "on the command line override it")
     for flag, kind, text in _OPTIONS:
         p.add_argument(flag, type=kind, help=text)
+    from delayprop.data import add_data_options
+    add_data_options(p)
     p.add_argument("--no-schedule", action="store_true",
                    help="constant learning rates instead of OneCycle / cosine annealing")
 
@@ -155,6 +158,10 @@ def config_from_args(args):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
+    from delayprop.data import data_options_from_args
+    given = data_options_from_args(args)
+    if given:
+        changes["data_options"] = {**cfg.data_options, **given}
     if args.no_delay_learning:
         changes["delay_learning"] = False
     if args.no_schedule:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from delayprop.data import GRADED_DATASETS
 from delayprop.delays import check_ring_size
 from delayprop.errors import ConfigError
 from delayprop.graph import save_graph
@@ -32,7 +33,7 @@ __all__ = ["ExperimentConfig", "run_experiment", "build_network", "evaluate_run"
 
 logger = logging.getLogger(__name__)
 
-DATASETS = ("rawhd", "shd", "ssc")
+DATASETS = ("rawhd", "shd", "ssc", "audio")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class ExperimentConfig:
     """
     data: str = "rawhd"
     data_path: str | None = None
+    data_options: dict = field(default_factory=dict)  # load_dataset keywords: labels,
+    #   split rule, features, on_error (delayprop.data.add_data_options)
     limit: int | None = None             # use only the first N training samples
     epochs: int = 50
     batch_size: int = 32
@@ -76,6 +79,8 @@ class ExperimentConfig:
     def __post_init__(self):
         if self.data not in DATASETS:
             raise ConfigError(f"data must be one of {DATASETS}, got {self.data!r}")
+        from delayprop.data import check_data_options
+        check_data_options(self.data, self.data_options)
         for name in ("epochs", "batch_size", "hidden"):
             value = getattr(self, name)
             if int(value) != value or value < (0 if name == "epochs" else 1):
@@ -88,15 +93,15 @@ class ExperimentConfig:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
         if self.encode not in (None, "sigma_delta"):
             raise ConfigError(f"encode must be 'sigma_delta' or unset, got {self.encode!r}")
-        if self.encode and self.data != "rawhd":
-            raise ConfigError("encode applies to graded data (rawhd) only")
+        if self.encode and self.data not in GRADED_DATASETS:
+            raise ConfigError("encode applies to graded data (rawhd, audio) only")
         for name in ("augment_shift", "augment_time_shift"):
             value = getattr(self, name)
             if int(value) != value or value < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
         if (self.augment_shift or self.augment_time_shift) and \
-                (self.data != "rawhd" or self.encode):
-            raise ConfigError("augmentation applies to graded inputs (rawhd without "
+                (self.data not in GRADED_DATASETS or self.encode):
+            raise ConfigError("augmentation applies to graded inputs (rawhd, audio without "
                               "--encode) only")
 
     @classmethod
@@ -139,12 +144,12 @@ class ExperimentConfig:
 def _load_data(cfg: ExperimentConfig):
     """Train and test splits, and the trial length in steps of 1 ms.
 
-    RawHD is graded (80 steps); SHD/SSC are spike events in ms, simulated for 1,000 steps
-    (their recordings last up to ~1 s)."""
+    RawHD and audio folders are graded (80 steps); SHD/SSC are spike events in ms,
+    simulated for 1,000 steps (their recordings last up to ~1 s)."""
     from delayprop.data import load_dataset
-    train = load_dataset(cfg.data, "train", path=cfg.data_path)
-    test = load_dataset(cfg.data, "test", path=cfg.data_path)
-    steps = train.num_steps if cfg.data == "rawhd" else 1000
+    train = load_dataset(cfg.data, "train", path=cfg.data_path, **cfg.data_options)
+    test = load_dataset(cfg.data, "test", path=cfg.data_path, **cfg.data_options)
+    steps = train.num_steps if cfg.data in GRADED_DATASETS else 1000
     return train, test, steps
 
 
@@ -218,6 +223,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     """Train as configured, writing the run directory; return the summary."""
     from delayprop.training import CSVLogger, ProgressBar
     from delayprop.training.checkpoint import Checkpoint, load_checkpoint
+    from delayprop.data import data_record
     from delayprop.training.plots import plot_learning_curve
     out_dir = Path(out_dir)
     ckpt = out_dir / "checkpoint.npz"
@@ -236,7 +242,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
     x_test = test.x
-    graded = cfg.data == "rawhd" and not cfg.encode
+    graded = cfg.data in GRADED_DATASETS and not cfg.encode
     if cfg.encode == "sigma_delta":
         from delayprop.data import sigma_delta_spikes
         x_train, x_test = sigma_delta_spikes(x_train), sigma_delta_spikes(x_test)
@@ -248,7 +254,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     compiler = _compiler(cfg, out, ih, num_steps, batches)
     net = compiler.compile(net_desc, name=f"run_{cfg.data}")
     (out_dir / "config.json").write_text(json.dumps(
-        {"config": cfg.to_json(), "command": command or " ".join(sys.argv)}, indent=1))
+        {"config": cfg.to_json(), "command": command or " ".join(sys.argv),
+         "data": data_record(train, test)}, indent=1))
     if resume and ckpt.exists():
         meta = load_checkpoint(ckpt, net)
         logger.info("resumed %s at epoch %d", out_dir, meta["epoch"])
@@ -290,16 +297,17 @@ def evaluate_run(run_dir, split: str = "test", data_path: str | None = None) -> 
         raise ConfigError(f"{ckpt} not found: give a run directory made by delayprop train")
     if data_path:
         cfg = cfg.replace(data_path=data_path)
-    data = load_dataset(cfg.data, split, path=cfg.data_path)
+    data = load_dataset(cfg.data, split, path=cfg.data_path, **cfg.data_options)
     x = sigma_delta_spikes(data.x) if cfg.encode == "sigma_delta" else data.x
-    graded = cfg.data == "rawhd" and not cfg.encode
+    graded = cfg.data in GRADED_DATASETS and not cfg.encode
     net_desc, inp, hid, out, ih = build_network(cfg, data.num_channels, data.num_classes,
                                                  graded)
-    steps = data.num_steps if cfg.data == "rawhd" else 1000
+    steps = data.num_steps if cfg.data in GRADED_DATASETS else 1000
     net = _compiler(cfg, out, ih, steps, 1).compile(net_desc, name=f"run_{cfg.data}")
     try:
         load_checkpoint(ckpt, net)
         result = net.evaluate({inp: x}, {out: data.y})
     finally:
         net.close()
-    return {"run": str(run_dir), "split": split, "epoch": net.epoch, **result}
+    return {"run": str(run_dir), "split": split, "epoch": net.epoch, **result,
+            "class_names": list(data.class_names)}

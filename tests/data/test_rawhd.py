@@ -169,7 +169,8 @@ def test_load_dataset_passes_config_and_checks_options(hd_small, cache):
     assert split.config.time_mode == "resample"
     with pytest.raises(ConfigError, match=r"no option 'num_step' \(did you mean 'num_steps'"):
         load_dataset("rawhd", "test", hd_small, num_step=50)
-    with pytest.raises(ConfigError, match=r"data set must be one of \('rawhd', 'shd', 'ssc'\)"):
+    with pytest.raises(ConfigError,
+                       match=r"data set must be one of \('rawhd', 'shd', 'ssc', 'audio'\)"):
         load_dataset("rawHD", "test")
 
 
