@@ -11,10 +11,10 @@ from delayprop.compile._groups import (CurrentSource, NeuronGroup, Population,
                                        WeightUpdateInit, broadcast, init_postsynaptic,
                                        init_weight_update, spike_source_arrays)
 from delayprop.compile.cache import cache_root
-from delayprop.compile.connectivity import Ragged
 from delayprop.compile.model import Model
+from delayprop.compile.network_spec import NetworkSpec, Precision, SynapseMatrixType, TrainingSpec
+from delayprop.compile.ragged import Ragged
 from delayprop.compile.runtime import Runtime
-from delayprop.compile.spec import NetworkSpec, Precision, SynapseMatrixType, TrainingSpec
 
 __all__ = ["Model", "init_weight_update", "init_postsynaptic", "WeightUpdateInit",
            "PostsynapticInit", "Variable", "NeuronGroup", "Population", "SynapseGroup",

@@ -12,9 +12,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from delayprop.compile import connectivity as conn
 from delayprop.compile.handles import egp_name, init_name, var_name
-from delayprop.compile.spec import SynapseMatrixType
+from delayprop.compile.network_spec import SynapseMatrixType
+from delayprop.compile.ragged import Ragged
 from delayprop.errors import ConfigError
 from delayprop.genn_models.spec import PostsynapticModel, WeightUpdateModel
 
@@ -219,7 +219,7 @@ class SynapseGroup(_Owner):
         self.source, self.target = source, target
         self.wu, self.ps = wu, ps
         self.max_dendritic_delay_timesteps = int(max_delay)
-        self._conn: conn.Ragged | None = None
+        self._conn: Ragged | None = None
         unknown = set(wu.vars) - set(wu.model.var_names)
         if unknown:
             raise ConfigError(f"synapse group '{name}': model '{wu.model.name}' has no "
@@ -238,8 +238,8 @@ class SynapseGroup(_Owner):
         if self.matrix_type is not SynapseMatrixType.SPARSE:
             raise ConfigError(f"synapse group '{self.name}' is DENSE; set_sparse_connections "
                               f"is for SPARSE groups")
-        self._conn = conn.Ragged.from_lists(pre_indices, post_indices, self.source.size,
-                                            self.target.size, self.name)
+        self._conn = Ragged.from_lists(pre_indices, post_indices, self.source.size,
+                                       self.target.size, self.name)
         if self._model._runtime is not None:
             self._model._upload_connectivity(self)
 
@@ -261,7 +261,7 @@ class SynapseGroup(_Owner):
     def get_sparse_post_inds(self) -> np.ndarray:
         return self.connectivity().post.copy()
 
-    def connectivity(self) -> conn.Ragged:
+    def connectivity(self) -> Ragged:
         """The ragged layout of a SPARSE group's synapses (synapse order, slots)."""
         if self._conn is None:
             raise ConfigError(f"synapse group '{self.name}' is SPARSE but has no synapses; "

@@ -24,7 +24,7 @@ from enum import Enum
 
 import numpy as np
 
-from delayprop.compile.spec import NetworkSpec, SynapseMatrixType
+from delayprop.compile.network_spec import NetworkSpec, SynapseMatrixType
 from delayprop.errors import CodeGenerationError
 from delayprop.genn_models.spec import VarAccess
 

@@ -1,7 +1,7 @@
 """Lowering: a :class:`NetworkSpec` -> plain C code blocks, one per phase and object.
 
 This stage substitutes names and constants into the users' code strings and wraps them in
-the loads, stores and bookkeeping of the step order of DESIGN.md. It writes no files and
+the loads, stores and bookkeeping of the step order of docs/design.md. It writes no files and
 knows no compiler. What differs between CPU and CUDA (loops, atomics, where per-instance
 pointers come from) is asked of a small :class:`BackendOps` object, so both backends share
 every line of model code.
@@ -39,7 +39,7 @@ from typing import Protocol
 import numpy as np
 
 from delayprop.compile.layout import THREAD, ArrayRole, Layout, array_layout, c_type
-from delayprop.compile.spec import NetworkSpec, PopulationSpec, SynapseGroupSpec, \
+from delayprop.compile.network_spec import NetworkSpec, PopulationSpec, SynapseGroupSpec, \
     SynapseMatrixType
 from delayprop.errors import CodeGenerationError, ModelDefinitionError
 from delayprop.genn_models._code import tokenize

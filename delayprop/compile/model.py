@@ -33,9 +33,10 @@ from delayprop.compile.handles import (egp_name, ind_name, init_name, recording_
                                        row_length_name, var_name)
 from delayprop.compile.layout import ArrayRole, RuntimeSizes
 from delayprop.compile.lower import taped_populations
+from delayprop.compile.network_spec import (CurrentSourceSpec, NetworkSpec, PopulationSpec,
+                                            Precision, SynapseGroupSpec, SynapseMatrixType,
+                                            TrainingSpec)
 from delayprop.compile.runtime import Runtime
-from delayprop.compile.spec import (CurrentSourceSpec, NetworkSpec, PopulationSpec, Precision,
-                                    SynapseGroupSpec, SynapseMatrixType, TrainingSpec)
 from delayprop.errors import CodeGenerationError, ConfigError, StateError
 from delayprop.genn_models.spec import (AdjointNeuronModel, AdjointWeightUpdateModel,
                                         CurrentSourceModel, NeuronModel)

@@ -17,7 +17,7 @@ import numpy as np
 
 from delayprop.compile.handles import RT, ArrayHandles, ring_name
 from delayprop.compile.layout import ArraySpec, RuntimeSizes, rt_fields
-from delayprop.compile.spec import NetworkSpec
+from delayprop.compile.network_spec import NetworkSpec
 from delayprop.errors import DelaypropError
 
 __all__ = ["Runtime", "HostMemory", "DeviceMemory"]

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import functools
 
-from delayprop.compile.spec import NetworkSpec, SynapseGroupSpec
+from delayprop.compile.network_spec import NetworkSpec, SynapseGroupSpec
 from delayprop.genn_models._code import C_KEYWORDS, MATH_FUNCTIONS, tokenize
 from delayprop.genn_models.spec import VarAccess
 

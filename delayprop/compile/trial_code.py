@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from delayprop.compile.layout import c_type
 from delayprop.compile.lower import Lowerer, _indent
-from delayprop.compile.spec import SynapseGroupSpec, SynapseMatrixType
+from delayprop.compile.network_spec import SynapseGroupSpec, SynapseMatrixType
 from delayprop.compile.trial import delay_argument, event_type, trial_groups, trial_sources, \
     trial_stride
 

@@ -1,7 +1,7 @@
 """Backends: turn a NetworkSpec into a complete source file for one target."""
 from __future__ import annotations
 
-from delayprop.compile.spec import NetworkSpec
+from delayprop.compile.network_spec import NetworkSpec
 from delayprop.errors import ConfigError
 
 __all__ = ["render", "source_name"]

@@ -5,7 +5,7 @@ from delayprop import __version__
 from delayprop.compile.backends.template import render_template
 from delayprop.compile.layout import ArrayRole, Layout, array_layout, rt_fields
 from delayprop.compile.lower import LINE_RESTORE, Lowerer, taped_populations
-from delayprop.compile.spec import NetworkSpec
+from delayprop.compile.network_spec import NetworkSpec
 
 __all__ = ["header", "state_struct", "rt_enum", "delay_helpers", "finalize_lines",
            "reset_instance_body", "reset_row_elements", "loss_body", "neuron_phase_prologue",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from delayprop.compile.backends import _common as common
 from delayprop.compile.backends.template import render_template
 from delayprop.compile.lower import Lowerer, _indent, taped_populations
-from delayprop.compile.spec import NetworkSpec
+from delayprop.compile.network_spec import NetworkSpec
 from delayprop.compile.trial import trial_adjoint_vars
 from delayprop.compile.trial_code import TrialCode
 

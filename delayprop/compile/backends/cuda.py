@@ -39,7 +39,7 @@ from delayprop.compile.backends import _common as common
 from delayprop.compile.backends.template import render_template
 from delayprop.compile.layout import rt_fields
 from delayprop.compile.lower import Lowerer, _indent, taped_populations
-from delayprop.compile.spec import NetworkSpec, SynapseMatrixType
+from delayprop.compile.network_spec import NetworkSpec, SynapseMatrixType
 from delayprop.compile.trial_code import TrialCode
 from delayprop.errors import CodeGenerationError
 
