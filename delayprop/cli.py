@@ -54,9 +54,14 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         result = args.handler(args)
-    except (DelaypropError, FileNotFoundError, PermissionError) as err:
+    except (DelaypropError, OSError) as err:
         if args.debug:
             raise
+        if isinstance(err, OSError) and not isinstance(err, DelaypropError):
+            # one that no handler turned into a StorageError: name the file and the cause
+            from delayprop.storage import describe_os_error
+            where = f" {err.filename}" if err.filename else ""
+            err = f"cannot access{where}: {describe_os_error(err)}"
         print(f"delayprop {args.command}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -9,7 +9,8 @@ expected, and how to fix it.
 __all__ = [
     "DelaypropError", "ModelDefinitionError", "CodeGenerationError", "BuildError",
     "ConfigError", "DataError", "TapeOverflowError", "StateError", "ExportError",
-    "FiniteDifferenceError", "SimulationError", "UnknownNameError",
+    "FiniteDifferenceError", "SimulationError", "UnknownNameError", "StorageError",
+    "DamagedFileError", "NonFiniteError",
 ]
 
 
@@ -68,3 +69,22 @@ class UnknownNameError(DelaypropError, KeyError):
     def __str__(self) -> str:
         # KeyError's str() is the repr of its argument (quoted); show the message as is
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class StorageError(DelaypropError, OSError):
+    """Reading or writing a file failed (disk full, read-only file system, not a directory,
+    permission); the message names the path and the cause. An :class:`OSError` too, with
+    ``errno`` and ``filename`` set."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else super().__str__()
+
+
+class DamagedFileError(DataError):
+    """A file delayprop wrote (checkpoint, network graph) is empty, truncated or holds
+    something else."""
+
+
+class NonFiniteError(DelaypropError, FloatingPointError):
+    """Training produced a NaN or infinite value (loss, gradient, weight, delay or
+    optimiser state); the message names the epoch, batch and array."""

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from delayprop.delays import check_ring_size
 from delayprop.errors import ConfigError, DataError, UnknownNameError
+from delayprop.storage import read_npz
 
 __all__ = ["NEURON_KINDS", "NeuronGroup", "Projection", "NetworkGraph", "save_graph",
            "load_graph"]
@@ -204,15 +205,15 @@ def save_graph(path: str | os.PathLike, graph: NetworkGraph) -> Path:
 def load_graph(path: str | os.PathLike) -> NetworkGraph:
     """Read a graph written by :func:`save_graph`."""
     path = Path(path)
+    data = read_npz(path, "network graph")      # empty, truncated, other content: named
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("format") != _GRAPH_FORMAT:
-                raise DataError(f"{path}: not a delayprop network graph "
-                                f"(format {meta.get('format')!r}, expected {_GRAPH_FORMAT!r})")
-            projections = [Projection(**p, **{k: data[f"{p['name']}/{k}"] for k in _ARRAYS})
-                           for p in meta["projections"]]
-    except (KeyError, ValueError, OSError) as err:
+        meta = json.loads(str(data["meta"]))
+        if meta.get("format") != _GRAPH_FORMAT:
+            raise DataError(f"{path}: not a delayprop network graph "
+                            f"(format {meta.get('format')!r}, expected {_GRAPH_FORMAT!r})")
+        projections = [Projection(**p, **{k: data[f"{p['name']}/{k}"] for k in _ARRAYS})
+                       for p in meta["projections"]]
+    except (KeyError, ValueError, AttributeError) as err:
         if isinstance(err, DataError):
             raise
         raise DataError(f"{path}: cannot read network graph: {err}") from err

@@ -37,6 +37,9 @@ _OPTIONS = [
     ("--augment-time-shift", int, "move each training sample by up to +-N steps"),
     ("--encode", str, "sigma_delta: turn graded RawHD values into spikes (for hardware "
                       "that carries only binary events)"),
+    ("--on-nan", str, "when a batch makes the loss, a gradient, weight, delay or optimiser "
+                      "state NaN/inf: stop (default; exit 1, the last checkpoint kept) or "
+                      "skip-batch (drop the batch, count it in metrics.csv)"),
 ]
 
 
@@ -63,7 +66,11 @@ def register(subparsers) -> None:
                                       "profile (e.g. spinnaker)")
     p.add_argument("--out", required=True, help="run directory (e.g. results/RUN)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint")
+                   help="continue the run in --out from its last checkpoint (or the one "
+                        "before, if the last is damaged)")
+    p.add_argument("--allow-changes", action="store_true",
+                   help="with --resume: continue with new learning rates, schedule, "
+                        "regulariser, augmentation, --limit or --backend")
     p.set_defaults(handler=_train)
     _register_ablation(subparsers)
     p = subparsers.add_parser("curves", help="learning curves of runs side by side",
@@ -187,7 +194,9 @@ def _train(args) -> int:
     if cfg.rewiring and cfg.sparsity == 0 and not cfg.hardware:
         raise ConfigError("--rewire needs a sparse connection: give --sparsity (e.g. 0.875)")
     command = "delayprop " + " ".join(shlex.quote(a) for a in args.argv)
+    if args.allow_changes and not args.resume:
+        raise ConfigError("--allow-changes applies to --resume only")
     summary = run_experiment(cfg, args.out, resume=args.resume, quiet=args.quiet,
-                             command=command)
+                             command=command, allow_changes=args.allow_changes)
     print(json.dumps(summary, indent=1))
     return 0

@@ -1,7 +1,8 @@
 """Checkpoints: everything needed to continue training exactly where it stopped.
 
-One ``.npz`` per checkpoint, written atomically (a temporary file, then ``os.replace``), so
-a killed run leaves the previous checkpoint intact. It holds, per connection, the weights
+One ``.npz`` per checkpoint, written atomically (a temporary file, fsync, then a rename;
+:mod:`delayprop.storage`), so a killed run or a full disk leaves the previous checkpoint
+intact; a run directory keeps the one before as well (:mod:`delayprop.training.journal`). It holds, per connection, the weights
 and real-valued delays in the compiled layout, the synapse lists (sparse groups may have
 been rewired), every optimiser state (Adam's m, v, t), the trainer's RNG state, the epoch
 and step counters, the metrics history and the compiler configuration (JSON).
@@ -11,37 +12,23 @@ Resuming reproduces an uninterrupted run bit for bit on the same machine and thr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from delayprop import storage
 from delayprop.compile import handles
-from delayprop.errors import DataError
+from delayprop.errors import DamagedFileError, DataError
 from delayprop.training.callbacks import Callback
 
-__all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "checkpoint_arrays",
+           "Checkpoint", "FORMAT"]
 
 FORMAT = "delayprop.checkpoint/1"
 
 
-def _atomic_savez(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def save_checkpoint(path, net) -> Path:
-    """Write the state of a CompiledTrainingNetwork ``net`` to ``path``."""
-    path = Path(path)
+def checkpoint_arrays(net) -> dict[str, np.ndarray]:
+    """The state of a CompiledTrainingNetwork ``net`` as the arrays of a checkpoint."""
     arrays = {}
     for conn in net.network.connections:
         c = conn.name
@@ -65,50 +52,77 @@ def save_checkpoint(path, net) -> Path:
             "rng": net.rng.bit_generator.state, "config": net.config()}
     if getattr(net, "rewired", None):
         meta["rewire_rng"] = net.rewire_rng.bit_generator.state
-    _atomic_savez(path, meta=np.array(json.dumps(meta)), **arrays)
-    return path
+    arrays["meta"] = np.array(json.dumps(meta))
+    return arrays
+
+
+def save_checkpoint(path, net) -> Path:
+    """Write the state of a CompiledTrainingNetwork ``net`` to ``path`` (atomically)."""
+    arrays = checkpoint_arrays(net)
+    return storage.write_atomic(Path(path), lambda f: np.savez(f, **arrays))
+
+
+def read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The metadata and arrays of the checkpoint ``path``, read in full.
+
+    Raises DamagedFileError when the file is empty, truncated or not a checkpoint, so
+    that nothing is restored from half a file."""
+    data = storage.read_npz(path, "checkpoint")
+    if "meta" not in data:
+        raise DamagedFileError(f"{path} is not a readable delayprop checkpoint: an .npz "
+                               f"without its metadata")
+    try:
+        meta = json.loads(str(data["meta"]))
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as err:
+        raise DamagedFileError(f"checkpoint {path} is damaged: its metadata is unreadable "
+                               f"({err})") from err
+    if meta.get("format") != FORMAT:
+        raise DamagedFileError(f"checkpoint {path} is not a delayprop checkpoint: format "
+                               f"{meta.get('format')!r}, expected {FORMAT!r}")
+    missing = [k for k in ("epoch", "step", "total_steps", "history", "rng") if k not in meta]
+    if missing:
+        raise DamagedFileError(f"checkpoint {path} is damaged: its metadata lacks {missing}")
+    return meta, data
 
 
 def load_checkpoint(path, net) -> dict:
     """Restore ``net`` (compiled from the same network and configuration) from ``path``.
 
-    Returns the checkpoint's metadata. Raises DataError when the file is not a checkpoint
-    or does not fit the network.
+    Returns the checkpoint's metadata. Raises DamagedFileError when the file is damaged
+    (then ``net`` is untouched) and DataError when it does not fit the network.
     """
     path = Path(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-        meta = json.loads(str(data["meta"]))
-    except (OSError, KeyError, ValueError) as err:
-        raise DataError(f"{path}: not a readable delayprop checkpoint ({err})") from err
-    with data:
-        if meta.get("format") != FORMAT:
-            raise DataError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
-        for conn in net.network.connections:
-            c = conn.name
-            if c in getattr(net, "rewired", {}):
-                continue
-            if f"{c}/g" not in data:
-                raise DataError(f"{path}: no weights for connection '{c}'; the checkpoint "
-                                f"belongs to another network")
-            if f"{c}/pre" in data:
-                net.restore_connectivity(c, data[f"{c}/pre"], data[f"{c}/post"])
-            g = net.param(c, "g")
-            if data[f"{c}/g"].shape != g.shape:
-                raise DataError(f"{path}: connection '{c}' has {data[f'{c}/g'].shape} "
-                                f"weights, the network {g.shape}")
-            g[...] = data[f"{c}/g"]
-            net.runtime.push(handles.var_name(c, handles.WEIGHT))
-            if c in net.delays:
-                net.delays[c][...] = data[f"{c}/d_real"]
-                net.upload_delays(c)
-        for key, state in net.opt_state.items():
-            for name in list(state):
-                stored = data[f"opt/{key}/{name}"]
-                state[name] = stored.copy() if stored.ndim else stored.item()
-        extra = {k[len("extra/"):]: data[k] for k in data.files if k.startswith("extra/")}
-        if extra and hasattr(net, "restore_extra_state"):
-            net.restore_extra_state(extra)
+    meta, data = read_checkpoint(path)
+    for conn in net.network.connections:
+        c = conn.name
+        if c in getattr(net, "rewired", {}):
+            continue
+        if f"{c}/g" not in data:
+            raise DataError(f"{path}: no weights for connection '{c}'; the checkpoint "
+                            f"belongs to another network")
+        if f"{c}/pre" in data:
+            net.restore_connectivity(c, data[f"{c}/pre"], data[f"{c}/post"])
+        g = net.param(c, "g")
+        if data[f"{c}/g"].shape != g.shape:
+            raise DataError(f"{path}: connection '{c}' has {data[f'{c}/g'].shape} "
+                            f"weights, the network {g.shape}")
+        g[...] = data[f"{c}/g"]
+        net.runtime.push(handles.var_name(c, handles.WEIGHT))
+        if c in net.delays:
+            net.delays[c][...] = data[f"{c}/d_real"]
+            net.upload_delays(c)
+    for key, state in net.opt_state.items():
+        for name in list(state):
+            if f"opt/{key}/{name}" not in data:
+                raise DataError(f"{path}: no optimiser state '{key}/{name}'; the checkpoint "
+                                f"belongs to another configuration (delay learning?)")
+            stored = data[f"opt/{key}/{name}"]
+            state[name] = stored.copy() if stored.ndim else stored.item()
+    extra = {k[len("extra/"):]: data[k] for k in data if k.startswith("extra/")}
+    if extra and hasattr(net, "restore_extra_state"):
+        net.restore_extra_state(extra)
     net.epoch, net.step = meta["epoch"], meta["step"]
     net.total_steps = meta["total_steps"]
     net.history = meta["history"]

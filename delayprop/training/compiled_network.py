@@ -18,11 +18,12 @@ import time
 import numpy as np
 
 from delayprop.compile import handles
-from delayprop.errors import ConfigError, DataError
+from delayprop.errors import ConfigError, DataError, NonFiniteError
 from delayprop.training._batches import BatchLoop, BatchResult
 from delayprop.training._parameters import Parameters
 from delayprop.training._statistics import Statistics
 from delayprop.training.callbacks import Callback, CallbackList
+from delayprop.training.guard import FiniteGuard
 from delayprop.training.neurons import LeakyIntegrateFire
 
 __all__ = ["CompiledTrainingNetwork", "BatchResult"]
@@ -83,13 +84,16 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
     def train(self, x: dict, y: dict, num_epochs: int, *, shuffle: bool = True,
               validation_x: dict | None = None, validation_y: dict | None = None,
               callbacks: list[Callback] | None = None,
-              augment: dict | None = None) -> list[dict]:
+              augment: dict | None = None, on_nan: str = "stop") -> list[dict]:
         """Train for ``num_epochs`` more epochs; return the per-epoch metrics.
 
         ``x`` maps each input population to its data, ``y`` the readout to labels. The
         last, partial batch of an epoch is trained too. ``augment`` maps graded input
         populations to an augmentation (:mod:`delayprop.training.augment`) applied to
-        each training batch.
+        each training batch. After every batch the loss, gradients, parameters and
+        optimiser state are checked for NaN/inf (:mod:`delayprop.training.guard`):
+        ``on_nan='stop'`` raises NonFiniteError, ``'skip-batch'`` drops the batch and counts
+        it in the metrics (``skipped_batches``).
         """
         if int(num_epochs) != num_epochs or num_epochs < 0:
             raise ConfigError(f"num_epochs must be a whole number >= 0, got {num_epochs!r}")
@@ -106,16 +110,21 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
         if self.total_steps is None or self.total_steps < end_epoch * batches:
             self.total_steps = end_epoch * batches
         cbs = CallbackList(callbacks or [])
+        guard = FiniteGuard(on_nan)
         cbs.on_train_begin(self, end_epoch)
         while self.epoch < end_epoch:
             cbs.on_epoch_begin(self, self.epoch, batches)
             t0 = time.perf_counter()
             order = self.rng.permutation(n) if shuffle else np.arange(n)
             losses, correct, spikes = [], [], 0.0
+            guard.skipped = 0
             for b in range(batches):
                 idx = order[b * self.model.batch_size:(b + 1) * self.model.batch_size]
                 self._batch_position = (b, batches)
+                guard.before_batch(self)
                 res = self._run_batch(feeders, labels, idx, train=True)
+                if not guard.after_batch(self, res.loss, self.epoch + 1, b + 1, batches):
+                    continue
                 for rewired in self.rewired.values():
                     if rewired.due(b, batches, epoch_end=False):
                         rewired.rewire()
@@ -124,10 +133,15 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
                 spikes += res.spikes
                 cbs.on_batch_end(self, b, {"loss": float(res.loss.mean()),
                                            "accuracy": float(res.correct.mean())})
+            if not losses:
+                raise NonFiniteError(f"every batch of epoch {self.epoch + 1} was NaN or "
+                                     f"infinite and dropped; lower the learning rate (--lr)")
             metrics = {"epoch": self.epoch + 1, "loss": float(np.concatenate(losses).mean()),
                        "accuracy": float(np.concatenate(correct).mean()),
                        "spikes_per_neuron": spikes / n / max(res.num_hidden, 1),
                        "seconds": time.perf_counter() - t0}
+            if guard.skip:
+                metrics["skipped_batches"] = guard.skipped
             for rewired in self.rewired.values():
                 if rewired.due(batches - 1, batches, epoch_end=True):
                     rewired.rewire()

@@ -6,10 +6,14 @@
     metrics.csv         one row per epoch (loss, accuracy, spikes/neuron, val/test, delays)
     metrics.jsonl       per-epoch lists (delay histograms)
     learning_curve.png  loss and accuracy per epoch
-    checkpoint.npz      the latest checkpoint (atomic), for --resume
+    checkpoint.npz      the latest checkpoint, for --resume
+    checkpoint.prev.npz the one before (resume falls back to it if the latest is damaged)
     graph_initial.npz   the network before training (NetworkGraph; for analysis/export)
     graph_final.npz     the network after training
     summary.json        final train/test accuracy and timings
+
+The checkpoint and the metrics files are committed together after every epoch
+(:mod:`delayprop.training.journal`); every write is atomic (:mod:`delayprop.storage`).
 """
 from __future__ import annotations
 
@@ -22,11 +26,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import math
+
 import numpy as np
 
+from delayprop import storage
 from delayprop.data import GRADED_DATASETS
 from delayprop.delays import check_ring_size
-from delayprop.errors import ConfigError
+from delayprop.errors import ConfigError, NonFiniteError
 from delayprop.graph import save_graph
 
 __all__ = ["ExperimentConfig", "run_experiment", "build_network", "evaluate_run"]
@@ -75,6 +82,7 @@ class ExperimentConfig:
     encode: str | None = None            # 'sigma_delta': RawHD values -> spikes
     augment_shift: int = 0               # training batches moved by up to +-N channels
     augment_time_shift: int = 0          # ... and by up to +-N steps (graded data only)
+    on_nan: str = "stop"                 # or 'skip-batch' (see delayprop.training.guard)
 
     def __post_init__(self):
         if self.data not in DATASETS:
@@ -89,6 +97,17 @@ class ExperimentConfig:
         check_ring_size(self.max_delay, "ExperimentConfig", "max_delay")
         if not 0.0 <= self.sparsity < 1.0:
             raise ConfigError(f"sparsity must lie in [0, 1), got {self.sparsity}")
+        for name in ("lr", "delay_lr", "weight_sd", "out_weight_sd", "reg_lambda"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+        for name in ("tau_mem", "tau_syn", "readout_tau_mem"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{name} must be a finite number > 0 (ms), got {value!r}")
+        from delayprop.training.guard import ON_NAN
+        if self.on_nan not in ON_NAN:
+            raise ConfigError(f"on_nan must be one of {ON_NAN}, got {self.on_nan!r}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
         if self.encode not in (None, "sigma_delta"):
@@ -172,8 +191,12 @@ def build_network(cfg: ExperimentConfig, num_inputs: int, num_classes: int, grad
     from delayprop.training import (Connection, Dense, Exponential, FixedProbability,
                                     GradedInput, LeakyIntegrate, LeakyIntegrateFire, Network,
                                     Normal, Population, SpikeInput, Uniform)
-    net = Network()
     fan_in = num_inputs * (1.0 - cfg.sparsity)
+    if cfg.sparsity and fan_in < 1.0:
+        raise ConfigError(f"sparsity {cfg.sparsity} leaves a hidden neuron {fan_in:.3g} of its "
+                          f"{num_inputs} input synapses on average, so most have none; with "
+                          f"{num_inputs} inputs sparsity must be <= {1 - 1 / num_inputs:.4g}")
+    net = Network()
     sd = cfg.weight_sd * np.sqrt(40.0 / max(fan_in, 1.0))
     with net:
         inp = Population(GradedInput() if graded else SpikeInput(), num_inputs, name="input")
@@ -218,31 +241,87 @@ def _augmentation(cfg: ExperimentConfig, inp) -> dict:
     return {inp: Compose(*parts)} if parts else {}
 
 
+#: settings a resumed run may change freely: they do not change what was trained
+FREE_ON_RESUME = ("epochs", "data_path", "on_nan")
+#: settings it may change with ``allow_changes`` (--allow-changes): the network's shape
+#: and the checkpoint's arrays stay as they are
+CHANGEABLE_ON_RESUME = ("lr", "delay_lr", "schedule", "reg_lambda", "reg_nu_upper",
+                        "augment_shift", "augment_time_shift", "limit", "backend")
+
+
+def _check_resumable(cfg: ExperimentConfig, out_dir: Path, allow_changes: bool) -> None:
+    """A resumed run keeps its settings; name each one that differs (old -> new)."""
+    saved = ExperimentConfig.from_run(out_dir).to_json()
+    new = cfg.to_json()
+    differ = [k for k in new if k not in FREE_ON_RESUME and saved.get(k) != new[k]]
+    fixed = [k for k in differ if k not in CHANGEABLE_ON_RESUME]
+    if not differ or (allow_changes and not fixed):
+        return
+    changes = ", ".join(f"{k} {saved.get(k)!r} -> {new[k]!r}" for k in differ)
+    if fixed:
+        how = (f"{', '.join(fixed)} change{'s' if len(fixed) == 1 else ''} the network "
+               f"or its data, so it cannot continue this run: give the run's own settings, "
+               f"or train a new run with another --out")
+    else:
+        how = ("give the run's own settings, or add --allow-changes to continue with the "
+               "new values")
+    raise ConfigError(f"{out_dir} was made with other settings: {changes}; {how} (--epochs, "
+                      f"--data-path and --on-nan may always change)")
+
+
+def _warn_unconnected(net, cfg: ExperimentConfig) -> None:
+    """Hidden neurons that a sparse input connection leaves without any input synapse."""
+    if not cfg.sparsity or cfg.rewiring:
+        return
+    post = net.connection_values("input_hidden")["post"]
+    silent = int((np.bincount(post, minlength=cfg.hidden) == 0).sum())
+    if silent:
+        logger.warning("sparsity %s leaves %d of %d hidden neurons without any input "
+                       "synapse", cfg.sparsity, silent, cfg.hidden)
+
+
+def _check_augmentation(cfg: ExperimentConfig, channels: int, steps: int) -> None:
+    if cfg.augment_shift >= channels:
+        raise ConfigError(f"augment_shift {cfg.augment_shift} moves samples by as many "
+                          f"channels as there are ({channels}): use fewer than {channels}")
+    if cfg.augment_time_shift >= steps:
+        raise ConfigError(f"augment_time_shift {cfg.augment_time_shift} moves samples by as "
+                          f"many steps as a trial has ({steps}): use fewer than {steps}")
+
+
+def _write_json(path: Path, value) -> None:
+    storage.write_text(path, json.dumps(value, indent=1))
+
+
 def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: bool = False,
-                   command: str | None = None) -> dict:
-    """Train as configured, writing the run directory; return the summary."""
-    from delayprop.training import CSVLogger, ProgressBar
-    from delayprop.training.checkpoint import Checkpoint, load_checkpoint
+                   command: str | None = None, allow_changes: bool = False) -> dict:
+    """Train as configured, writing the run directory; return the summary.
+
+    With ``resume``, continue the run in ``out_dir`` from its newest readable checkpoint;
+    its settings must be the same (but for :data:`FREE_ON_RESUME`, and with
+    ``allow_changes`` :data:`CHANGEABLE_ON_RESUME`)."""
+    from delayprop.training import ProgressBar
+    from delayprop.training.journal import RunJournal, resume as resume_run
     from delayprop.data import data_record
     from delayprop.training.plots import plot_learning_curve
     out_dir = Path(out_dir)
-    ckpt = out_dir / "checkpoint.npz"
-    if out_dir.exists() and any(out_dir.iterdir()) and not resume:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file, not a directory")
+    with storage.guarded(out_dir, "read"):
+        holds_run = out_dir.exists() and any(out_dir.iterdir())
+    if holds_run and not resume:
         raise ConfigError(f"{out_dir} already holds a run; use --resume to continue it or "
                           f"choose another --out")
     if resume and (out_dir / "config.json").exists():
-        saved = ExperimentConfig.from_run(out_dir).to_json()
-        if {k: v for k, v in saved.items() if k != "epochs"} != \
-                {k: v for k, v in cfg.to_json().items() if k != "epochs"}:
-            raise ConfigError(f"{out_dir} was made with another configuration; --resume "
-                              f"needs the same settings (only --epochs may change)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+        _check_resumable(cfg, out_dir, allow_changes)
     train, test, num_steps = _load_data(cfg)
     x_train, y_train = train.x, train.y
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
     x_test = test.x
     graded = cfg.data in GRADED_DATASETS and not cfg.encode
+    if graded:
+        _check_augmentation(cfg, train.num_channels, num_steps)
     if cfg.encode == "sigma_delta":
         from delayprop.data import sigma_delta_spikes
         x_train, x_test = sigma_delta_spikes(x_train), sigma_delta_spikes(x_test)
@@ -250,50 +329,67 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
         _check_hardware(cfg, graded)
     net_desc, inp, hid, out, ih = build_network(cfg, train.num_channels, train.num_classes,
                                                  graded)
+    with storage.guarded(out_dir, "create"):
+        out_dir.mkdir(parents=True, exist_ok=True)
     batches = -(-len(y_train) // cfg.batch_size)
     compiler = _compiler(cfg, out, ih, num_steps, batches)
     net = compiler.compile(net_desc, name=f"run_{cfg.data}")
-    (out_dir / "config.json").write_text(json.dumps(
-        {"config": cfg.to_json(), "command": command or " ".join(sys.argv),
-         "data": data_record(train, test)}, indent=1))
-    if resume and ckpt.exists():
-        meta = load_checkpoint(ckpt, net)
-        logger.info("resumed %s at epoch %d", out_dir, meta["epoch"])
-    elif not (out_dir / "graph_initial.npz").exists():
-        save_graph(out_dir / "graph_initial.npz", net.to_graph())
-    remaining = cfg.epochs - net.epoch
-    t0 = time.perf_counter()
-    if remaining > 0:
-        net.train({inp: x_train}, {out: y_train}, remaining,
-                  validation_x={inp: x_test}, validation_y={out: test.y},
-                  augment=_augmentation(cfg, inp),
-                  callbacks=[ProgressBar(disable=True if quiet else None),
-                             CSVLogger(out_dir / "metrics.csv"), Checkpoint(out_dir)])
-    final = net.evaluate({inp: x_test}, {out: test.y})
-    save_graph(out_dir / "graph_final.npz", net.to_graph())
-    plot_learning_curve(net.history, out_dir / "learning_curve.png",
-                        title=f"{cfg.data}: {out_dir.name}")
-    summary = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
-               "train_accuracy": net.history[-1]["accuracy"] if net.history else None,
-               "epochs": net.epoch, "train_seconds_this_call": time.perf_counter() - t0,
-               "mean_epoch_seconds": float(np.mean([h["seconds"] for h in net.history]))
-               if net.history else None,
-               "best_test_accuracy": max((h.get("val_accuracy", 0) for h in net.history),
-                                         default=None),
-               "train_samples": len(y_train), "test_samples": len(test.y)}
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
-    net.close()
+    try:
+        meta = resume_run(out_dir, net) if resume else None
+        if meta is not None:
+            logger.info("resumed %s at epoch %d", out_dir, meta["epoch"])
+        else:
+            _warn_unconnected(net, cfg)
+            if not (out_dir / "graph_initial.npz").exists():
+                with storage.guarded(out_dir / "graph_initial.npz"):
+                    save_graph(out_dir / "graph_initial.npz", net.to_graph())
+        # only now: a failed resume leaves the run's record as it was
+        _write_json(out_dir / "config.json",
+                    {"config": cfg.to_json(), "command": command or " ".join(sys.argv),
+         "data": data_record(train, test)})
+        remaining = cfg.epochs - net.epoch
+        t0 = time.perf_counter()
+        if remaining > 0:
+            with storage.guarded(out_dir / "summary.json"):
+                (out_dir / "summary.json").unlink(missing_ok=True)     # of fewer epochs
+            try:
+                net.train({inp: x_train}, {out: y_train}, remaining,
+                          validation_x={inp: x_test}, validation_y={out: test.y},
+                          augment=_augmentation(cfg, inp), on_nan=cfg.on_nan,
+                          callbacks=[ProgressBar(disable=True if quiet else None),
+                                     RunJournal(out_dir)])
+            except NonFiniteError as err:
+                kept = f"keeps its checkpoint of epoch {net.epoch}, untouched" \
+                    if net.epoch else "has no checkpoint yet"
+                raise NonFiniteError(f"{err}. The run directory {out_dir} {kept}") from err
+        final = net.evaluate({inp: x_test}, {out: test.y})
+        with storage.guarded(out_dir / "graph_final.npz"):
+            save_graph(out_dir / "graph_final.npz", net.to_graph())
+        with storage.guarded(out_dir / "learning_curve.png"):
+            plot_learning_curve(net.history, out_dir / "learning_curve.png",
+                                title=f"{cfg.data}: {out_dir.name}")
+        summary = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
+                   "train_accuracy": net.history[-1]["accuracy"] if net.history else None,
+                   "epochs": net.epoch, "train_seconds_this_call": time.perf_counter() - t0,
+                   "mean_epoch_seconds": float(np.mean([h["seconds"] for h in net.history]))
+                   if net.history else None,
+                   "best_test_accuracy": max((h.get("val_accuracy", 0) for h in net.history),
+                                             default=None),
+                   "train_samples": len(y_train), "test_samples": len(test.y)}
+        _write_json(out_dir / "summary.json", summary)
+    finally:
+        net.close()
     return summary
 
 
 def evaluate_run(run_dir, split: str = "test", data_path: str | None = None) -> dict:
     """Accuracy and loss of a run's last checkpoint on one split of its data set."""
     from delayprop.data import load_dataset, sigma_delta_spikes
-    from delayprop.training.checkpoint import load_checkpoint
+    from delayprop.training.journal import load_latest
     run_dir = Path(run_dir)
     cfg = ExperimentConfig.from_run(run_dir)
     ckpt = run_dir / "checkpoint.npz"
-    if not ckpt.exists():
+    if not ckpt.exists() and not (run_dir / "checkpoint.prev.npz").exists():
         raise ConfigError(f"{ckpt} not found: give a run directory made by delayprop train")
     if data_path:
         cfg = cfg.replace(data_path=data_path)
@@ -305,7 +401,7 @@ def evaluate_run(run_dir, split: str = "test", data_path: str | None = None) -> 
     steps = data.num_steps if cfg.data in GRADED_DATASETS else 1000
     net = _compiler(cfg, out, ih, steps, 1).compile(net_desc, name=f"run_{cfg.data}")
     try:
-        load_checkpoint(ckpt, net)
+        load_latest(run_dir, net)
         result = net.evaluate({inp: x}, {out: data.y})
     finally:
         net.close()
