@@ -18,9 +18,10 @@ Written into ``out_dir``:
 Mapping (model units -> PyNN): ``IF_curr_exp`` with ``tau_m = tau_mem``, ``cm = tau_mem``
 (nF), hence R = tau_m / cm = 1 MOhm and 1 nA -> 1 mV; ``v_rest = 0``, ``v_thresh``,
 ``v_reset``, initial ``v = v_init`` in mV; ``tau_refrac = 0``; ``tau_syn_E = tau_syn_I`` =
-the projections' ``tau_syn``. ``li`` readouts are ``IF_curr_exp`` with ``v_thresh = 1e30``
-(never fire). Spike sources are ``SpikeSourceArray``; a spike of step k is at ``k * dt`` ms.
-A synapse of delay d steps gets ``(d + 1) * dt`` ms (see README.md: the step order adds one
+the projections' ``tau_syn``. ``li`` readouts are ``IF_curr_exp`` with ``v_thresh = NEVER``
+(30000 mV: finite, within SpiNNaker's s16.15, never reached). Spike sources are
+``SpikeSourceArray``; a spike of step k is at ``(k + shift) * dt`` ms, ``shift`` per backend
+(2 on NEST, see the script's ``BACKENDS`` and README.md, "PyNN backends"). A synapse of delay d steps gets ``(d + 1) * dt`` ms (see README.md: the step order adds one
 step). PyNN simulators integrate the continuous model, so their spikes approximate
 delayprop's discrete-time ones; the exact check is :func:`validate_export` in Brian2.
 """
@@ -38,7 +39,7 @@ from delayprop.graph import NetworkGraph, NeuronGroup, Projection
 __all__ = ["write_pynn", "read_pynn", "pynn_delay_ms", "steps_from_ms"]
 
 FORMAT = "delayprop.pynn/1"
-NEVER = 1e30
+NEVER = 30000.0  # mV: finite (s16.15 on SpiNNaker holds it), never reached by a readout
 RECEPTORS = ("excitatory", "inhibitory")
 
 

@@ -33,12 +33,23 @@ class PopulationAgreement:
     """Spike agreement of one population over all batch instances.
 
     ``matched`` counts (instance, step, id) spikes present in both; ``agreement`` is
-    ``2 * matched / (original + exported)`` (1.0 when neither spikes).
+    ``2 * matched / (original + exported)`` (1.0 when neither spikes). ``within_one``
+    counts spike pairs of the same instance and neuron at most one step apart, each spike
+    in at most one pair (paired in time order; identical spikes pair first).
     """
     name: str
     spikes_original: int
     spikes_exported: int
     matched: int
+    within_one: int | None = None
+
+    @property
+    def agreement_within_one(self) -> float | None:
+        """Fraction of spikes, in both runs, that have a partner at most one step away."""
+        if self.within_one is None:
+            return None
+        total = self.spikes_original + self.spikes_exported
+        return 1.0 if total == 0 else 2.0 * self.within_one / total
 
     @property
     def agreement(self) -> float:
@@ -52,9 +63,11 @@ class PopulationAgreement:
 
 @dataclass
 class ValidationReport:
-    """Result of :func:`validate_export`."""
+    """Result of :func:`validate_export` (and of
+    :func:`~delayprop.export.pynn_run.validate_in_pynn`, ``simulator`` naming the backend)."""
     num_steps: int
     batch_size: int
+    simulator: str = "Brian2"
     populations: dict[str, PopulationAgreement] = field(default_factory=dict)
     readout: str | None = None
     predicted_original: NDArray[np.int64] | None = None
@@ -75,11 +88,13 @@ class ValidationReport:
         return float(np.mean(self.predicted_original == self.predicted_exported))
 
     def summary(self) -> str:
-        lines = [f"original (delayprop or Brian2) vs export re-simulated in Brian2: "
-                 f"{self.batch_size} trial(s) x {self.num_steps} steps"]
+        lines = [f"original (delayprop or Brian2) vs export re-simulated in "
+                 f"{self.simulator}: {self.batch_size} trial(s) x {self.num_steps} steps"]
         for p in self.populations.values():
+            near = "" if p.within_one is None else \
+                f", {p.agreement_within_one:.4f} within +-1 step"
             lines.append(f"  {p.name}: spikes {p.spikes_original} -> {p.spikes_exported}, "
-                         f"{p.matched} identical, agreement {p.agreement:.4f}")
+                         f"{p.matched} identical, agreement {p.agreement:.4f}{near}")
         if self.readout is not None:
             lines.append(f"  readout '{self.readout}': max |dV| {self.max_abs_dv_readout:.3g}, "
                          f"same class in {self.prediction_agreement:.1%} of trials")
@@ -93,13 +108,37 @@ class ValidationReport:
 
 def spike_agreement(name: str, a: list, b: list) -> PopulationAgreement:
     """Compare two per-instance lists of ``(steps, ids)`` spike trains."""
-    matched = n_a = n_b = 0
+    matched = n_a = n_b = near = 0
     for (sa, ia), (sb, ib) in zip(a, b):
         ka = set(zip(sa.tolist(), ia.tolist()))
         kb = set(zip(sb.tolist(), ib.tolist()))
         matched += len(ka & kb)
         n_a, n_b = n_a + len(ka), n_b + len(kb)
-    return PopulationAgreement(name, n_a, n_b, matched)
+        near += _pairs_within_one(ka - kb, kb - ka)
+    return PopulationAgreement(name, n_a, n_b, matched, matched + near)
+
+
+def _pairs_within_one(a: set, b: set) -> int:
+    """Pairs (step, id) of a and b with the same id and steps at most one apart, greedily
+    in step order, each element used once."""
+    by_id: dict[int, list] = {}
+    for step, i in a:
+        by_id.setdefault(i, [[], []])[0].append(step)
+    for step, i in b:
+        by_id.setdefault(i, [[], []])[1].append(step)
+    pairs = 0
+    for sa, sb in by_id.values():
+        sa.sort()
+        sb.sort()
+        x = y = 0
+        while x < len(sa) and y < len(sb):
+            if abs(sa[x] - sb[y]) <= 1:
+                pairs, x, y = pairs + 1, x + 1, y + 1
+            elif sa[x] < sb[y]:
+                x += 1
+            else:
+                y += 1
+    return pairs
 
 
 def _check_pair(original: NetworkGraph, exported: NetworkGraph, readout: str | None):

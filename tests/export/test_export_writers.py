@@ -85,7 +85,7 @@ def test_pynn_empty_groups_li_readout_and_dt(tmp_path):
     g = NetworkGraph(g.populations, [p for p in g.projections if p.name != "hid_hid"], dt=0.5)
     net = load_script(write_pynn(g, tmp_path, simulator="mock"))
     pops, projs = net.build(sim)
-    assert "void" not in pops and pops["out"].get("v_thresh") == 1e30
+    assert "void" not in pops and pops["out"].get("v_thresh") == net.NEVER == 30000.0
     assert pops["hid"].initial_values["v"].base_value == 0.2
     assert not any(k.startswith("none") for k in projs)
     back = read_pynn(tmp_path)
