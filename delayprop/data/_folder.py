@@ -243,7 +243,8 @@ class FolderTable:
         if not bad:
             return ""
         kinds = Counter(_kind(p) for p in bad)
-        by_kind = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+        by_kind = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(),
+                                                             key=lambda kn: (-kn[1], kn[0])))
         return (f"{self.root}: {len(bad)} of {len(self.files)} audio files cannot be used "
                 f"({by_kind}); first: {self._first_problems()}; full list: {self.listing}")
 
@@ -259,8 +260,8 @@ class FolderTable:
 def _kind(problem: str) -> str:
     for key, kind in (("does not match the labels pattern", "names not matching the pattern"),
                       ("not in a class folder", "not in a class folder"),
-                      ("truncated", "truncated"), ("empty recording", "empty"),
-                      ("all silent", "silent"), ("cannot decode", "not decodable"),
+                      ("cannot decode", "not decodable"), ("truncated", "truncated"),
+                      ("empty recording", "empty"), ("all silent", "silent"),
                       ("non-finite", "non-finite")):
         if key in problem:
             return kind
