@@ -28,7 +28,8 @@ Targets: spinnaker (PyNN lists + network.py for pyNN.spiNNaker, profile 'spinnak
 pyNN.nest), loihi2 (NIR + 8-bit mantissas/exponents), nir (float weights).
 
 --data NPZ re-simulates the original and the exported network in Brian2 and reports
-spike agreement and accuracy. Keys: for a graded_input population P an array P
+spike agreement and accuracy; --validate-in nest runs the PyNN script itself in NEST,
+--validate-in spinnaker-virtual maps it with sPyNNaker on a virtual board. Keys: for a graded_input population P an array P
 [batch, steps, size]; for a spike_source population P flat int arrays P_steps, P_ids,
 P_trial (step, neuron, batch instance of each spike); 'labels' [batch] (optional);
 'num_steps' (needed when no graded array gives it). See delayprop/export/README.md."""
@@ -54,7 +55,52 @@ def _handle(args: argparse.Namespace) -> int:
                     inputs=inputs, num_steps=num_steps, labels=labels,
                     readout=args.readout)
     print(result.summary())
+    for simulator in args.validate_in or ():
+        _validate_in(simulator, graph, args, inputs, labels, num_steps)
     return 0
+
+
+def _validate_in(simulator: str, graph, args, inputs, labels, num_steps):
+    """Run the written PyNN export in NEST, or map it with sPyNNaker on a virtual board;
+    print the result and add it to report.json."""
+    import json
+
+    from delayprop.errors import ConfigError
+    from delayprop.export.targets import TARGETS as WRITERS
+    if WRITERS[args.target][1] != "pynn":
+        raise ConfigError(f"--validate-in {simulator} runs the PyNN script: use --target "
+                          f"pynn or spinnaker, not {args.target}")
+    out = Path(args.out)
+    if simulator == "nest":
+        if inputs is None:
+            raise ConfigError("--validate-in nest needs data: --validate-split SPLIT or --data")
+        from delayprop.export.pynn_run import validate_in_pynn
+        report = validate_in_pynn(graph, out, inputs, num_steps, labels, args.readout, "nest")
+        print(report.summary())
+        entry = {"trials": report.batch_size,
+                 "spikes": {k: {"original": p.spikes_original, "exported": p.spikes_exported,
+                                "identical": p.matched, "within_one_step": p.within_one}
+                            for k, p in report.populations.items()},
+                 "same_class": report.prediction_agreement,
+                 "accuracy_original": report.accuracy_original,
+                 "accuracy_exported": report.accuracy_exported}
+    else:
+        from delayprop.export.spinnaker_map import map_on_virtual_board
+        spikes = {}
+        if inputs is not None:
+            from delayprop.reference.brian2_sim import check_inputs
+            _, data = check_inputs(graph, inputs, num_steps)
+            for name, trains in data.items():
+                spikes[name + "_steps"], spikes[name + "_ids"] = trains[0]
+        entry = map_on_virtual_board(out, spikes, num_steps)
+        print("sPyNNaker virtual board: mapped; cores " + ", ".join(
+            f"{k} {v}" for k, v in entry["cores"].items())
+            + f"; delay extension cores {entry['delay_extension_cores']}; chips "
+              f"{entry['chips']}; routing entries {entry['routing_entries']}")
+    path = out / "report.json"
+    data = json.loads(path.read_text())
+    data.setdefault("validate_in", {})[simulator] = entry
+    path.write_text(json.dumps(data, indent=1))
 
 
 def run_data(run: Path, split: str, limit: int | None):
@@ -105,6 +151,11 @@ def register(subparsers) -> None:
                              "encoded as in training (needs RUN/config.json)")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="validate on the first N samples only")
+    parser.add_argument("--validate-in", action="append", metavar="SIM",
+                        choices=("nest", "spinnaker-virtual"),
+                        help="also run the PyNN script in NEST on the data (spike and class "
+                             "agreement with delayprop), or map it with sPyNNaker on a "
+                             "virtual board (cores, chips, routes); repeatable")
     parser.add_argument("--readout", default="output",
                         help="readout population for accuracy (default %(default)s)")
     parser.set_defaults(handler=_handle)

@@ -201,3 +201,30 @@ def test_trained_nir_export_loads_with_nir_read_and_round_trips(trained, tmp_pat
     meta = json.loads(g.metadata["projections"] if isinstance(g.metadata["projections"], str)
                       else g.metadata["projections"].decode())
     assert [p["name"] for p in meta] == [p.name for p in graph.projections]
+
+
+@needs_nest
+@needs_spynnaker
+def test_cli_validate_in_nest_and_spinnaker_virtual(trained, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DELAYPROP_DATA", raising=False)
+    run, _ = trained
+    out = tmp_path / "spin"
+    assert main(["--quiet", "export", str(run), "--target", "spinnaker", "--out", str(out),
+                 "--validate-split", "test", "--limit", "4", "--validate-in", "nest",
+                 "--validate-in", "spinnaker-virtual"]) == 0
+    printed = capsys.readouterr().out
+    assert "re-simulated in PyNN nest: 4 trial(s)" in printed
+    assert "sPyNNaker virtual board: mapped" in printed
+    report = json.loads((out / "report.json").read_text())["validate_in"]
+    assert report["nest"]["trials"] == 4 and report["nest"]["same_class"] == 1.0
+    assert report["spinnaker-virtual"]["cores"]["hidden"] >= 1
+
+
+def test_cli_validate_in_needs_a_pynn_target_and_data(trained, tmp_path, capsys):
+    run, _ = trained
+    assert main(["--quiet", "export", str(run), "--target", "nir", "--out",
+                 str(tmp_path / "n"), "--validate-in", "nest"]) == 1
+    assert "use --target pynn or spinnaker, not nir" in capsys.readouterr().err
+    assert main(["--quiet", "export", str(run), "--target", "pynn", "--out",
+                 str(tmp_path / "p"), "--validate-in", "nest"]) == 1
+    assert "--validate-in nest needs data" in capsys.readouterr().err
