@@ -65,3 +65,22 @@ def test_missing_data_is_a_clean_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("delayprop data: error: Heidelberg Digits audio not found")
     assert "Traceback" not in err
+
+
+def test_prepare_rawhd_with_bad_names_exits_1_with_one_summary_line(tmp_path, capsys):
+    from datahelpers import hd_name, make_hd_folder, tone
+    good = {hd_name("english", d): tone(300 + 100 * d, 0.3) for d in range(2)}
+    bad = {f"recording-{i}.flac": tone(500, 0.3) for i in range(30)}
+    test = {hd_name("english", d, speaker=1): tone(300 + 100 * d, 0.3) for d in range(2)}
+    root = make_hd_folder(tmp_path / "hd", {**good, **bad}, test)
+    rc = main(["--quiet", "data", "prepare", "rawhd", "--path", str(root), "--cache-dir",
+               str(tmp_path / "c"), "--workers", "1"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "train: 2 usable of 32 recordings" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "30 of 34 RawHD recordings cannot be used" in lines[0]
+    assert "(30 x cannot parse a label from this file name)" in lines[0]
+    assert lines[0].split("; first: ")[1].count("cannot parse a label") == 3     # 3 shown
+    listing = lines[0].rsplit("full list: ", 1)[1]
+    assert len(open(listing).read().splitlines()) == 30
