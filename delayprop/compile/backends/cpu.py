@@ -7,6 +7,7 @@ instances never share a write (gradients go to one buffer per thread, summed aft
 from __future__ import annotations
 
 from delayprop.compile.backends import _common as common
+from delayprop.genn_models._code import tokenize
 from delayprop.compile.backends.template import render_template
 from delayprop.compile.lower import Lowerer, _indent, taped_populations
 from delayprop.compile.network_spec import NetworkSpec
@@ -60,13 +61,15 @@ def _synapse_phase(low: Lowerer) -> str:
     return "".join(parts)
 
 
-def _simd(*models) -> str:
+def _simd(*models, code: str | None = None) -> str:
     """``omp simd`` for a loop over neurons: iterations are independent by the language's
-    rules. Not for models with extra global parameters, whose code may index an array
-    behind a condition (e.g. SpikeSourceArray) that a vectorised loop would read anyway."""
-    if any(m.extra_global_params for m in models if m is not None):
-        return ""
-    return "#pragma omp simd\n"
+    rules. Not where the loop's code uses an extra global parameter of ``models``, since
+    such code may index an array behind a condition (e.g. SpikeSourceArray) that a
+    vectorised loop would read anyway; without ``code``, not for models that have any."""
+    egps = {name for m in models if m is not None for name, _ in m.extra_global_params}
+    if code is not None:
+        egps &= {t.text for t in tokenize(code) if t.kind == "ident"}
+    return "" if egps else "#pragma omp simd\n"
 
 
 def _neuron_phase(low: Lowerer) -> str:
@@ -123,7 +126,10 @@ def _backward_neuron_phase(low: Lowerer) -> str:
             body += (f"for (uint32_t dp_e = {pop.name}_tapeStart[n]; dp_e < {pop.name}_tapeStart[n + 1]; dp_e++) {{\n"
                      f"    const uint32_t id = {pop.name}_tapeId[dp_e];\n"
                      + _indent(low.jump_body(pop)) + "}\n")
-        body += (_simd(pop.model, pop.adjoint) + "for (uint32_t id = 0; id < num_neurons; id++) {\n"
+        # the adjoint's jump code (above) may read its extra global parameters (e.g. the
+        # regulariser's drive); its sim code, which this loop runs, usually does not
+        body += (_simd(pop.model, pop.adjoint, code=pop.adjoint.sim_code)
+                 + "for (uint32_t id = 0; id < num_neurons; id++) {\n"
                  + _indent(low.backward_neuron_body(pop)) + "}\n")
         parts.append(_block(f"adjoint of population '{pop.name}' ({pop.adjoint.name})",
                             prologue, body))
