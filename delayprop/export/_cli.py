@@ -29,10 +29,11 @@ pyNN.nest), loihi2 (NIR + 8-bit mantissas/exponents), nir (float weights).
 
 --data NPZ re-simulates the original and the exported network in Brian2 and reports
 spike agreement and accuracy; --validate-in nest runs the PyNN script itself in NEST,
---validate-in spinnaker-virtual maps it with sPyNNaker on a virtual board. Keys: for a graded_input population P an array P
-[batch, steps, size]; for a spike_source population P flat int arrays P_steps, P_ids,
-P_trial (step, neuron, batch instance of each spike); 'labels' [batch] (optional);
-'num_steps' (needed when no graded array gives it). See delayprop/export/README.md."""
+--validate-in spinnaker-virtual maps it with sPyNNaker on a virtual board.
+Keys of NPZ: for a graded_input population P an array P [batch, steps, size]; for a
+spike_source population P flat int arrays P_steps, P_ids, P_trial (step, neuron, batch
+instance of each spike); 'labels' [batch] (optional); 'num_steps' (needed when no graded
+array gives it). See delayprop/export/README.md."""
 
 
 def _handle(args: argparse.Namespace) -> int:

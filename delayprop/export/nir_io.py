@@ -8,7 +8,8 @@ one step: see README.md). Several inputs to a node are summed, as NIR specifies.
 
 Neurons (NIR time constants in seconds, ``tau dv/dt = (v_leak - v) + R I``):
 
-- ``lif`` -> ``CubaLIF`` (``li`` -> ``CubaLI``) with ``tau_syn`` of the incoming projections,
+- ``lif`` -> ``CubaLIF`` (``li`` -> a ``CubaLIF`` with ``v_threshold = inf``, which never
+  fires: NIR consumers map CubaLIF, rarely CubaLI) with ``tau_syn`` of the incoming projections,
   ``tau_mem``, ``r = 1``, ``v_leak = 0``, ``v_threshold``, ``v_reset`` and
   ``w_in = tau_syn``: NIR's synapse ``tau_syn dI/dt = -I + w_in S`` then jumps by exactly the
   Linear weight per spike, as delayprop's ``I`` jumps by ``w``; the Linear weights are
@@ -60,10 +61,11 @@ def _neuron_node(nir, graph: NetworkGraph, pop: NeuronGroup, taus: list[float]):
     spiking = dict(v_threshold=np.full(n, float(pop.v_thresh)),
                    v_reset=np.full(n, float(pop.v_reset))) if pop.kind == "lif" else {}
     if len(taus) == 1:
-        cuba = nir.CubaLIF if pop.kind == "lif" else nir.CubaLI
         meta["tau_syn_ms"] = float(taus[0])
-        return cuba(tau_syn=np.full(n, taus[0] * s), tau_mem=np.full(n, pop.tau_mem * s),
-                    w_in=np.full(n, taus[0] * s), metadata=meta, **common, **spiking)
+        if pop.kind == "li":    # a CubaLIF that never fires: consumers map CubaLIF, not CubaLI
+            spiking = dict(v_threshold=np.full(n, np.inf), v_reset=np.zeros(n))
+        return nir.CubaLIF(tau_syn=np.full(n, taus[0] * s), tau_mem=np.full(n, pop.tau_mem * s),
+                           w_in=np.full(n, taus[0] * s), metadata=meta, **common, **spiking)
     plain = nir.LIF if pop.kind == "lif" else nir.LI
     return plain(tau=np.full(n, pop.tau_mem * s), metadata=meta, **common, **spiking)
 

@@ -21,9 +21,13 @@ Mapping (model units -> PyNN): ``IF_curr_exp`` with ``tau_m = tau_mem``, ``cm = 
 the projections' ``tau_syn``. ``li`` readouts are ``IF_curr_exp`` with ``v_thresh = NEVER``
 (30000 mV: finite, within SpiNNaker's s16.15, never reached). Spike sources are
 ``SpikeSourceArray``; a spike of step k is at ``(k + shift) * dt`` ms, ``shift`` per backend
-(2 on NEST, see the script's ``BACKENDS`` and README.md, "PyNN backends"). A synapse of delay d steps gets ``(d + 1) * dt`` ms (see README.md: the step order adds one
-step). PyNN simulators integrate the continuous model, so their spikes approximate
-delayprop's discrete-time ones; the exact check is :func:`validate_export` in Brian2.
+(2 on NEST, see the script's ``BACKENDS`` and README.md, "PyNN backends"). A synapse of
+delay d steps gets ``(d + 1) * dt`` ms (see README.md: the step order adds one step); on
+NEST, whose spikes are stamped one step late, each projection's delays also absorb the
+difference of the layers it joins (the script's ``LAYER``). PyNN simulators integrate the
+continuous model, so V differs slightly from delayprop's discrete steps and a spike near
+threshold can move; :func:`~delayprop.export.pynn_run.validate_in_pynn` measures it, and
+the exact check of the files is :func:`validate_export` in Brian2.
 """
 from __future__ import annotations
 
