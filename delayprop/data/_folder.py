@@ -217,8 +217,9 @@ class FolderTable:
             have = {self.labels[i] for i in usable if self.splits[i] == split}
             empty = [name for k, name in enumerate(self.class_names) if k not in have]
             if empty:
+                more = ", ..." if len(empty) > 5 else ""
                 raise DataError(f"{self.root}: {len(empty)} class(es) have no usable {split} "
-                                f"sample ({', '.join(empty[:5])}) under the split rule "
+                                f"sample ({', '.join(empty[:5])}{more}) under the split rule "
                                 f"{self.split_record['rule']!r}; choose another split "
                                 "(--test-speakers, --test-fraction, --test-index) or add "
                                 "recordings")
