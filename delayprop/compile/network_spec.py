@@ -192,9 +192,9 @@ class TrainingSpec:
     loss_population: str
     loss_code: str
     trace_vars: tuple[tuple[str, str], ...] = field(default=())   # (population, adjoint var)
-    #: compute eligible input groups for the whole trial at once (compile/trial.py);
-    #: False keeps every group on the per-step dendritic ring (the reference path)
-    trial_inputs: bool = True
+    #: input populations whose eligible outgoing groups are computed for the whole trial
+    #: at once (compile/trial.py); every other group keeps the per-step dendritic ring
+    trial_inputs: tuple[str, ...] = ()
 
     def key(self):
         return (self.num_steps, self.loss_population, self.loss_code, self.trace_vars,

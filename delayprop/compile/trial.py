@@ -22,8 +22,8 @@ path".
 
 A group qualifies when (checked on the model code, not guessed):
 
-- the training spec asks for it (``TrainingSpec.trial_inputs``) and the source qualifies
-  (above) and spikes;
+- the training spec names its source (``TrainingSpec.trial_inputs``), and the source
+  qualifies (above) and spikes;
 - every weight-update variable is READ_ONLY, the model reads no postsynaptic variable,
   its code has no loop, does not read ``t`` or ``batch``, and calls ``addToPostDelay``
   (or ``addToPost``) exactly once, with a delay that depends only on synapse variables
@@ -105,11 +105,14 @@ def _is_autonomous_source(spec: NetworkSpec, pop_name: str) -> str | None:
 
 def ineligible_reason(spec: NetworkSpec, sg: SynapseGroupSpec) -> str | None:
     """Why ``sg`` keeps the ring path (None: it is a trial-level group)."""
-    if spec.training is None or not spec.training.trial_inputs:
-        return "trial-level inputs are off (not a training build, or trial_inputs=False)"
+    if spec.training is None:
+        return "not a training build (plain simulation steps every group through its ring)"
     reason = _is_autonomous_source(spec, sg.source)
     if reason:
         return reason
+    if sg.source not in spec.training.trial_inputs:
+        return (f"source '{sg.source}' was not chosen as a trial-level input (the training "
+                f"compiler's trial_inputs)")
     wu = sg.wu_model
     if any(v.access is not VarAccess.READ_ONLY for v in wu.vars):
         return f"weight update model '{wu.name}' writes its variables"

@@ -66,10 +66,14 @@ class EventPropCompiler:
         Seeds connectivity, initial weights and delays, and shuffling.
     max_spikes : int, optional
         Fixed tape capacity per population and instance; by default the tape grows.
-    trial_inputs : bool
-        Compute the connections from inputs known before a trial (graded inputs, spike
-        inputs) for the whole trial at once (delayprop/compile/trial.py): the same spikes
-        as the per-step dendritic ring, several times faster. False keeps the ring.
+    trial_inputs : 'auto', bool or list of input populations
+        Which inputs' connections are computed for the whole trial at once
+        (delayprop/compile/trial.py) instead of step by step through the dendritic ring:
+        the same spikes either way. The trial-level path costs the same whatever the
+        input's activity (every synapse x every step), the ring costs per event, so
+        ``'auto'`` (the default) chooses graded inputs, which have an event at nearly
+        every step (RawHD: several times faster), and keeps spike inputs on the ring.
+        True chooses every input, False none.
     """
     example_timesteps: int
     losses: dict
@@ -84,7 +88,7 @@ class EventPropCompiler:
     backend: str = "cpu"
     seed: int = 0
     max_spikes: int | None = None
-    trial_inputs: bool = True
+    trial_inputs: bool | str | list = "auto"
     rewiring: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -145,6 +149,19 @@ class EventPropCompiler:
             learned = []
         return readout, learned
 
+    def _trial_inputs(self, network: Network) -> tuple[str, ...]:
+        """Names of the input populations whose groups run at trial level."""
+        inputs = [p for p in network.populations if p.neuron.is_input]
+        choice = self.trial_inputs
+        if choice == "auto":
+            return tuple(p.name for p in inputs if isinstance(p.neuron, GradedInput))
+        if choice is True or choice is False:
+            return tuple(p.name for p in inputs) if choice else ()
+        if isinstance(choice, str) or not all(p in inputs for p in choice):
+            raise ConfigError(f"trial_inputs must be 'auto', True, False or a list of input "
+                              f"populations of this network, got {choice!r}")
+        return tuple(p.name for p in choice)
+
     # ------------------------------------------------------------------ compile
     def compile(self, network: Network, name: str = "training"):
         """Generate, build and load; return a CompiledTrainingNetwork."""
@@ -156,7 +173,8 @@ class EventPropCompiler:
                       batch_size=self.batch_size)
         traces = self._check_rewiring(network)
         model.training = TrainingSpec(T, readout.name, loss.code(readout.name),
-                                      trace_vars=traces, trial_inputs=self.trial_inputs)
+                                      trace_vars=traces,
+                                      trial_inputs=self._trial_inputs(network))
         model.tape_capacity = self.max_spikes
         tau_in = {p.name: next(c.synapse.tau for c in network.connections if c.target is p)
                   for p in network.populations if not p.neuron.is_input}

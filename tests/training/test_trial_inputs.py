@@ -54,7 +54,7 @@ def build(trial: bool, precision: str, kind: str = "graded", sparse: bool = Fals
     comp = EventPropCompiler(T, {out: SoftmaxCrossEntropy()}, Adam(1e-3), batch_size=BATCH,
                              delay_learning=[ih], precision=precision, seed=4,
                              trial_inputs=trial)
-    return comp.compile(net, f"trial_{kind}_{precision}_{int(trial)}_{int(sparse)}"), inp, out
+    return comp.compile(net, f"trial_{kind}_{precision}_{trial}_{int(sparse)}"), inp, out
 
 
 def forward_and_gradients(trial, precision, kind="graded", sparse=False):
@@ -134,3 +134,19 @@ def test_ineligible_groups_say_why_and_keep_the_ring():
         assert "incoming synapse groups" in ineligible_reason(spec, ho)
         assert ineligible_reason(spec, next(sg for sg in spec.synapse_groups
                                             if sg.name == "ih")) is None
+
+
+@pytest.mark.parametrize("kind, expected", [("graded", ["ih"]), ("spikes", [])])
+def test_auto_chooses_graded_inputs_only(kind, expected):
+    """The trial-level path costs every synapse at every step, the ring costs per event:
+    by default graded inputs (an event at nearly every step) take the former, sparse
+    spike inputs keep the ring."""
+    net = build("auto", "float", kind)[0]
+    with net:
+        assert [g.name for g in trial_groups(net.model.spec())] == expected
+
+
+def test_trial_inputs_must_name_inputs():
+    from delayprop.errors import ConfigError
+    with pytest.raises(ConfigError, match="trial_inputs must be"):
+        build("everything", "float")
