@@ -54,8 +54,11 @@ _FLAGS: list[tuple[str, str, Any, str]] = [
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     """Add the loader options (all default to None = not given) to ``parser``."""
     group = parser.add_argument_group("data options (rawhd, audio)")
+    metavars = {"labels": "PATTERN", "test_speakers": "A,B", "test_fraction": "F",
+                "test_index": "FIRST-LAST", "fmin": "HZ", "fmax": "HZ", "sample_rate": "HZ"}
     for flag, dest, kind, text in _FLAGS:
-        group.add_argument(flag, dest=dest, type=kind, help=text)
+        group.add_argument(flag, dest=dest, type=kind, help=text,
+                           metavar=metavars.get(dest, "N"))
     group.add_argument("--time-mode", choices=TIME_MODES, help="crop_pad (default: the "
                        "first num_steps hops) or resample (the whole recording)")
     group.add_argument("--normalisation", choices=NORMALISATIONS, help="default unit")
