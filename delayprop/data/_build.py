@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -161,7 +161,8 @@ def load_or_build_features(jobs: Sequence[Job], config: RawHDConfig, *, files_ke
                            num_workers: int | None = None, progress: bool | None = None,
                            desc: str = "features",
                            extra_arrays: Mapping[str, NDArray[Any]] | None = None,
-                           extra_meta: Mapping[str, Any] | None = None) -> Built:
+                           extra_meta: Mapping[str, Any] | None = None,
+                           lazy: Collection[str] = ()) -> Built:
     """Load the feature cache for ``jobs`` and ``config``, building it first if needed.
 
     Parameters
@@ -176,9 +177,11 @@ def load_or_build_features(jobs: Sequence[Job], config: RawHDConfig, *, files_ke
         Start of the cache file's name (``rawhd``, ``audio``).
     extra_arrays, extra_meta
         Stored alongside (e.g. labels and split of each file).
+    lazy : names of arrays
+        Come back from an existing cache as StoredArray (rows read on demand).
     """
     path, key = cache_key(files_key, config, prefix, cache_dir)
-    found = load_valid(path, key)
+    found = load_valid(path, key, lazy)
     if found is not None:
         logger.debug("features from cache %s", path)
         return Built(*found, path)
@@ -189,7 +192,7 @@ def load_or_build_features(jobs: Sequence[Job], config: RawHDConfig, *, files_ke
                         "cache_dir=... (--cache-dir) or set DELAYPROP_CACHE to a writable "
                         "folder") from err
     with build_lock(path):
-        found = load_valid(path, key)      # another process may have built it meanwhile
+        found = load_valid(path, key, lazy)  # another process may have built it meanwhile
         if found is not None:
             return Built(*found, path)
         workers = _worker_count(num_workers, len(jobs))

@@ -152,23 +152,36 @@ def log_mel(signal: NDArray[np.floating], config: RawHDConfig,
     return fit_steps(log_db(mel, config), config), int(frames)
 
 
-def fit_normaliser(train_db: NDArray[np.float32], config: RawHDConfig) -> dict[str, Any]:
+def fit_normaliser(train_db, config: RawHDConfig, rows=None) -> dict[str, Any]:
     """Statistics of the training split that :func:`apply_normaliser` needs.
+
+    ``train_db`` is the training split ``[samples, steps, channels]``, or, with ``rows``,
+    a table (an ndarray or a cache's StoredArray) whose ``rows`` are the training split;
+    the table is then read in chunks of rows, so the split is never copied whole.
 
     Returns a JSON-ready dict: ``{"mode": ...}`` plus ``floor`` and ``scale`` (unit),
     ``mean`` and ``std`` per channel (channel_zscore).
     """
     mode = config.normalisation
     stats: dict[str, Any] = {"mode": mode}
-    if mode in ("unit", "channel_zscore") and train_db.shape[0] == 0:
+    count = train_db.shape[0] if rows is None else len(rows)
+    if mode in ("unit", "channel_zscore") and count == 0:
         raise DataError(f"normalisation {mode!r} needs training statistics, but the "
                         "training split holds no usable recording")
     if mode == "unit":
-        stats["floor"] = float(train_db.max()) - config.top_db
+        top = max(float(chunk.max()) for chunk in _row_chunks(train_db, rows))
+        stats["floor"] = top - config.top_db
         stats["scale"] = float(config.top_db)
     elif mode == "channel_zscore":
-        mean = train_db.mean(axis=(0, 1), dtype=np.float64)
-        std = train_db.std(axis=(0, 1), dtype=np.float64)
+        if rows is None:
+            mean = train_db.mean(axis=(0, 1), dtype=np.float64)
+            std = train_db.std(axis=(0, 1), dtype=np.float64)
+        else:                                    # two passes over chunks, in float64
+            n = count * train_db.shape[1]
+            mean = sum(c.sum(axis=(0, 1), dtype=np.float64)
+                       for c in _row_chunks(train_db, rows)) / n
+            std = np.sqrt(sum(((c - mean) ** 2).sum(axis=(0, 1))
+                              for c in _row_chunks(train_db, rows)) / n)
         flat = np.flatnonzero(std < _STD_FLOOR)
         if flat.size:
             logger.warning("mel channels %s have no variance in the training split; they "
@@ -179,13 +192,23 @@ def fit_normaliser(train_db: NDArray[np.float32], config: RawHDConfig) -> dict[s
     return stats
 
 
-def apply_normaliser(db: NDArray[np.float32], stats: dict[str, Any]) -> NDArray[np.float32]:
+def _row_chunks(db, rows, size: int = 512):
+    """``db`` (or its ``rows``) in chunks of ``size`` rows."""
+    if rows is None:
+        rows = np.arange(db.shape[0])
+    for start in range(0, len(rows), size):
+        yield np.asarray(db[rows[start:start + size]])
+
+
+def apply_normaliser(db: NDArray[np.float32], stats: dict[str, Any], *,
+                     copy: bool = True) -> NDArray[np.float32]:
     """Normalise ``[samples, steps, channels]`` decibels with :func:`fit_normaliser` stats.
 
-    Returns a new float32 array (``db`` is not modified).
+    Returns a new float32 array (``db`` is not modified); with ``copy=False`` a float32,
+    C-ordered ``db`` is normalised in place and returned.
     """
     mode = stats["mode"]
-    out = np.array(db, dtype=np.float32, order="C")
+    out = np.array(db, dtype=np.float32, order="C", copy=copy or None)
     if mode == "unit":
         out -= np.float32(stats["floor"])
         out /= np.float32(stats["scale"])

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from delayprop.data._build import Built, Job, cache_key, load_or_build_features
+from delayprop.data._cache import StoredArray
 from delayprop.data._config import RawHDConfig
 from delayprop.data._hd_files import SPLITS, HDFile, read_manifest
 
@@ -28,9 +29,11 @@ logger = logging.getLogger(__name__)
 class FeatureTable:
     """The cached preprocessing result for both splits, in split-list order.
 
-    ``db[i]`` is meaningful only where ``problem[i] == ""``.
+    ``db[i]`` is meaningful only where ``problem[i] == ""``. ``db`` is an ndarray right
+    after a build and a StoredArray (rows read from the cache on demand) after a load;
+    ``db[rows]`` gives an ndarray either way.
     """
-    db: NDArray[np.float32]
+    db: NDArray[np.float32] | StoredArray
     names: tuple[str, ...]
     splits: NDArray[np.int8]
     labels: NDArray[np.int64]
@@ -98,5 +101,6 @@ def load_or_build(folder: Path, config: RawHDConfig, *,
         [_job(f) for f in manifest], config, files_key=_files_key(manifest), prefix="rawhd",
         cache_dir=cache_dir, num_workers=num_workers, progress=progress,
         desc="RawHD features", extra_arrays=extra,
-        extra_meta={"folder": str(folder), "names": [f.name for f in manifest]})
+        extra_meta={"folder": str(folder), "names": [f.name for f in manifest]},
+        lazy=("db",))
     return _table(built)

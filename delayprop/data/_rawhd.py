@@ -97,8 +97,10 @@ class RawHD(Split):
                               progress=progress)
         rows, skipped = _usable_rows(table, split, on_error)
         train_rows, _ = _usable_rows(table, "train", "skip", quiet=True)
-        stats = fit_normaliser(_take(table.db, train_rows), config)
-        x = apply_normaliser(_take(table.db, rows), stats)
+        # the table holds every split and is read from the cache row by row: only this
+        # split's rows are ever in memory, normalised where they were read
+        stats = fit_normaliser(table.db, config, rows=train_rows)
+        x = apply_normaliser(table.db[rows], stats, copy=False)
         if not np.isfinite(x.sum(dtype=np.float64)):    # a NaN or inf anywhere shows here
             bad = np.flatnonzero(~np.isfinite(x).all(axis=(1, 2)))
             raise DataError(f"RawHD {split}: non-finite features in {bad.size} sample(s), "
@@ -119,13 +121,6 @@ class RawHD(Split):
     def config(self) -> RawHDConfig:
         """The preprocessing parameters of this split."""
         return RawHDConfig(**self.info["config"])
-
-
-def _take(db: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``db[rows]``, as a view (no 100 MB copy) when the rows are consecutive."""
-    if rows.size and rows[-1] - rows[0] + 1 == rows.size:
-        return db[rows[0]:rows[-1] + 1]
-    return db[rows]
 
 
 def _merge_config(config: RawHDConfig | None, overrides: dict[str, Any]) -> RawHDConfig:

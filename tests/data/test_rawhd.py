@@ -226,7 +226,7 @@ def test_non_finite_features_are_caught_before_anyone_trains_on_them(hd_small, c
                                                                     monkeypatch):
     from delayprop.data import _rawhd
 
-    def broken(db, stats):
+    def broken(db, stats, copy=True):
         out = np.array(db, dtype=np.float32)
         out[2, 5, 7] = np.nan
         return out
