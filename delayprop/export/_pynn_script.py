@@ -6,7 +6,7 @@ import numpy as np
 from delayprop import __version__
 from delayprop.graph import NetworkGraph
 
-__all__ = ["render", "layers", "late_synapses"]
+__all__ = ["render", "layers", "late_synapses", "stepped_scales"]
 
 _HEAD = '''#!/usr/bin/env python
 """PyNN network exported by delayprop {version}.
@@ -53,10 +53,16 @@ LAYER = {layers!r}
 # per PyNN backend: extra setup() arguments, input shift and recording lag (steps), and
 # whether setup() takes max_delay (sPyNNaker chooses its own delay extensions)
 BACKENDS = {{
-    "nest": dict(setup=dict(spike_precision="on_grid"), shift=2, lag=1, max_delay=True),
-    "spiNNaker": dict(setup={{}}, shift=0, lag=0, max_delay=False),
+    "nest": dict(setup=dict(spike_precision="on_grid"), shift=2, lag=1, max_delay=True,
+                 stepped=True),
+    "spiNNaker": dict(setup={{}}, shift=0, lag=0, max_delay=False, stepped=False),
 }}
-OTHER = dict(setup={{}}, shift=0, lag=0, max_delay=True)
+OTHER = dict(setup={{}}, shift=0, lag=0, max_delay=True, stepped=False)
+# NEST integrates tau_m dV/dt = -V + I exactly over a step; delayprop steps it. Scaling the
+# weights into each population by STEPPED[pop] = (1 - exp(-DT/tau_m)) * init / P21 (init =
+# (tau_s/DT)(1 - exp(-DT/tau_s)), P21 NEST's current-to-V propagator) makes NEST's V
+# follow delayprop's discrete update (backends with stepped=True)
+STEPPED = {stepped!r}
 
 
 def backend(sim):
@@ -64,16 +70,21 @@ def backend(sim):
     return BACKENDS.get(sim.__name__.rsplit(".", 1)[-1], OTHER)
 
 
-def load_list(path, extra=0):
+def load_list(path, extra=0, scale=1.0):
     """(pre, post, weight [nA], delay [ms]) tuples of one connection list file; `extra`
-    steps are added to every delay, which stays >= DT."""
+    steps are added to every delay, which stays >= DT, and weights are multiplied by
+    `scale`."""
     rows = np.loadtxt(HERE / path, ndmin=2).reshape(-1, 4)
-    return [(int(i), int(j), float(w), max(float(d) + extra * DT, DT)) for i, j, w, d in rows]
+    return [(int(i), int(j), float(w) * scale, max(float(d) + extra * DT, DT))
+            for i, j, w, d in rows]
 
 
-def extra_steps(sim, source, target):
-    """Steps added to the delays of a projection source -> target on backend `sim`."""
-    return backend(sim)["lag"] * (LAYER[target] - LAYER[source] - 1)
+def connections(sim, path, source, target):
+    """FromListConnector of one list file, with backend `sim`'s delay and weight rules."""
+    b = backend(sim)
+    extra = b["lag"] * (LAYER[target] - LAYER[source] - 1)
+    scale = STEPPED[target] if b["stepped"] else 1.0
+    return sim.FromListConnector(load_list(path, extra, scale))
 
 
 def spike_times(name, size, spikes, shift=0):
@@ -202,6 +213,27 @@ def layers(graph: NetworkGraph) -> dict[str, int]:
     return layer
 
 
+def stepped_scales(graph: NetworkGraph) -> dict[str, float]:
+    """Per lif/li population, the weight factor that makes an exact integrator (NEST's
+    iaf_psc_exp, R = 1) follow delayprop's step ``V <- a V + (1 - a) init inSyn``: per
+    step, delayprop adds ``(1 - a) init`` times the synaptic current to V, NEST ``P21``."""
+    out = {}
+    h = graph.dt
+    for pop in graph.populations:
+        taus = {p.tau_syn for p in graph.incoming(pop.name)}
+        if pop.kind not in ("lif", "li") or len(taus) != 1:
+            continue
+        tm, ts = float(pop.tau_mem), float(taus.pop())
+        a = np.exp(-h / tm)
+        init = ts / h * -np.expm1(-h / ts)
+        if abs(tm - ts) < 1e-12 * tm:
+            p21 = h / tm * a
+        else:   # tau_s / (tau_m - tau_s) * (exp(-h/tau_m) - exp(-h/tau_s)), cm = tau_m
+            p21 = ts / (tm - ts) * (a - np.exp(-h / ts))
+        out[pop.name] = float((1 - a) * init / p21)
+    return out
+
+
 def late_synapses(graph: NetworkGraph, layer: dict[str, int]) -> dict[str, int]:
     """Per projection, the synapses that arrive one step late on a backend whose spikes are
     stamped one step late (NEST): those that would need a delay below one step."""
@@ -233,7 +265,8 @@ def render(graph: NetworkGraph, manifest: dict, simulator: str, num_steps: int) 
     text = _HEAD.format(version=__version__, populations="Populations:\n" + listing,
                         simulator=simulator, dt=float(graph.dt), num_steps=num_steps,
                         max_delay=float(max(max_delay, 2 * graph.dt)), layers=layer,
-                        late=_late_text(late_synapses(graph, layer)))
+                        late=_late_text(late_synapses(graph, layer)),
+                        stepped=stepped_scales(graph))
     live = {p.name for p in graph.populations if p.size > 0}
     for pop in graph.populations:
         if pop.name not in live:
@@ -247,8 +280,8 @@ def render(graph: NetworkGraph, manifest: dict, simulator: str, num_steps: int) 
             label = repr(f"{entry['name']}/{receptor}")
             text += (f"    projs[{label}] = sim.Projection(\n"
                      f"        pops[{entry['source']!r}], pops[{entry['target']!r}],\n"
-                     f"        sim.FromListConnector(load_list({path!r}, extra_steps(sim, "
-                     f"{entry['source']!r}, {entry['target']!r}))), sim.StaticSynapse(),"
+                     f"        connections(sim, {path!r}, {entry['source']!r}, "
+                     f"{entry['target']!r}), sim.StaticSynapse(),"
                      f"\n        receptor_type={receptor!r}, label={label})\n")
         if not entry["files"]:
             text += f"    # projection {entry['name']!r} has no synapses: not created\n"
