@@ -142,9 +142,6 @@ def _package_sources() -> dict[str, str]:
 #: Crossings that remain in modules other work is rewriting, as (path prefix, message
 #: without the line); delete an entry once it is fixed there.
 KNOWN = (
-    # code generation (lower.py, trial.py; being rewritten): genn_models should offer
-    # tokenize under a public module
-    ("delayprop/compile/", "imports from private module delayprop.genn_models._code"),
     # training.experiment should offer its compiler factory under a public name
     ("delayprop/tools/_cli.py",
      "imports private name _compiler from delayprop.training.experiment"),

@@ -42,7 +42,7 @@ from delayprop.compile.layout import THREAD, ArrayRole, Layout, array_layout, c_
 from delayprop.compile.network_spec import NetworkSpec, PopulationSpec, SynapseGroupSpec, \
     SynapseMatrixType
 from delayprop.errors import CodeGenerationError, ModelDefinitionError
-from delayprop.genn_models._code import tokenize
+from delayprop.genn_models.code_strings import tokenize
 from delayprop.genn_models.spec import VarAccess
 
 __all__ = ["BackendOps", "Lowerer", "taped_populations", "delayed_ring_size", "LINE_RESTORE",

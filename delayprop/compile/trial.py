@@ -44,7 +44,7 @@ from __future__ import annotations
 import functools
 
 from delayprop.compile.network_spec import NetworkSpec, SynapseGroupSpec
-from delayprop.genn_models._code import C_KEYWORDS, MATH_FUNCTIONS, tokenize
+from delayprop.genn_models.code_strings import C_KEYWORDS, MATH_FUNCTIONS, tokenize
 from delayprop.genn_models.spec import VarAccess
 
 __all__ = ["trial_groups", "trial_sources", "trial_adjoint_vars", "ineligible_reason",

@@ -34,7 +34,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from delayprop.errors import ModelDefinitionError, UnknownNameError
-from delayprop.genn_models._code import C_KEYWORDS, MATH_FUNCTIONS, check_names, rewrite_legacy
+from delayprop.genn_models.code_strings import C_KEYWORDS, MATH_FUNCTIONS, check_names, rewrite_legacy
 
 __all__ = [
     "VarAccess", "Var", "NeuronModel", "PostsynapticModel", "WeightUpdateModel",

@@ -7,7 +7,7 @@ instances never share a write (gradients go to one buffer per thread, summed aft
 from __future__ import annotations
 
 from delayprop.compile.backends import _common as common
-from delayprop.genn_models._code import tokenize
+from delayprop.genn_models.code_strings import tokenize
 from delayprop.compile.backends.template import render_template
 from delayprop.compile.lower import Lowerer, _indent, taped_populations
 from delayprop.compile.network_spec import NetworkSpec
