@@ -10,7 +10,7 @@ __all__ = [
     "DelaypropError", "ModelDefinitionError", "CodeGenerationError", "BuildError",
     "ConfigError", "DataError", "TapeOverflowError", "StateError", "ExportError",
     "FiniteDifferenceError", "SimulationError", "UnknownNameError", "StorageError",
-    "DamagedFileError", "NonFiniteError",
+    "DamagedFileError", "NonFiniteError", "SweepError",
 ]
 
 
@@ -88,3 +88,8 @@ class DamagedFileError(DataError):
 class NonFiniteError(DelaypropError, FloatingPointError):
     """Training produced a NaN or infinite value (loss, gradient, weight, delay or
     optimiser state); the message names the epoch, batch and array."""
+
+
+class SweepError(DelaypropError, RuntimeError):
+    """Runs of a sweep failed while the others finished; the message names each run's
+    directory, its last error and its log."""

@@ -130,27 +130,53 @@ def _register_ablation(subparsers) -> None:
     from delayprop.training.ablation import KEEP_FRACTIONS, MODELS
     p = subparsers.add_parser(
         "ablation", help="the paper's Figure 3 sweep: structure x delays vs sparsity",
-        description="Train four models (structure fixed/learned x delays fixed/learned) at "
-                    "each sparsity for several seeds; resumable. Writes ablation.csv, "
-                    "ablation_runs.csv and ablation.png into --out.")
+        description="Train the paper's four models (structure fixed/learned x delays "
+                    "fixed/learned) and the control (learned structure without Dale's law) "
+                    "at each sparsity for several seeds; resumable (finished runs are "
+                    "skipped, started ones resume from their checkpoints). Writes "
+                    "ablation.csv, ablation_runs.csv and ablation.png into --out.")
     _add_config_options(p)
     p.add_argument("--seeds", type=int, default=3, help="seeds per model and sparsity")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--keep", nargs="+", type=float, default=list(KEEP_FRACTIONS),
                    help="fractions of input->hidden synapses present")
-    p.add_argument("--out", required=True, help="sweep directory (e.g. results/ablation)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs side by side, each in its own process with cores/N threads "
+                        "(default 1: one after the other, in this process)")
+    p.add_argument("--rewire-every", type=int,
+                   help="learned structure: rewire every N batches (default: each epoch)")
+    p.add_argument("--grad-window", type=_grad_window,
+                   help="learned structure: RigL sums the gradient of the last N batches "
+                        "before each rewiring, or of 'all' since the last one (default 16)")
+    p.add_argument("--out", required=True, help="sweep directory (e.g. results/ablation); "
+                                                "one per setting")
     p.set_defaults(handler=_ablation, no_delay_learning=False, rewire=None,
-                   regrow_delay=None, fan_in=None, rewire_every=None, l1=None, dale=None,
-                   hardware=None)
+                   regrow_delay=None, fan_in=None, l1=None, dale=None, hardware=None)
+
+
+def _grad_window(text: str):
+    if text == "all":
+        return "all"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number >= 1 or 'all', got {text!r}")
+    return value
 
 
 def _ablation(args) -> int:
     from delayprop.training.ablation import run_ablation
     cfg = config_from_args(args)
+    if args.grad_window is not None:
+        cfg = cfg.replace(rewiring={**cfg.rewiring, "grad_window": args.grad_window})
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     path = run_ablation(cfg, args.out, models=args.models, keeps=args.keep,
-                        seeds=range(args.seeds), quiet=args.quiet)
+                        seeds=range(args.seeds), quiet=args.quiet, jobs=args.jobs)
     print(path.read_text())
     return 0
 

@@ -1,12 +1,19 @@
 """The ablation of the paper's Figure 3: structure and delays, fixed or learned, vs sparsity.
 
-Four models — structure fixed/learned x delays fixed/learned; weights always trained;
-learned structure is DEEP R drop + RigL growth with Dale's law, fixed structure has
-plain signed weights (no Dale's law), as in the paper. Fixed delays keep their random
-initial values. Sparsity starts at 50 % of the input->hidden synapses present and halves
-the connections each step down to 3.125 %. Every (model, sparsity, seed) run has its own
-directory; a finished run (summary.json present) is not repeated and an interrupted one
-resumes from its checkpoint, so a killed sweep continues where it stopped.
+Four models of the paper — structure fixed/learned x delays fixed/learned; weights always
+trained; learned structure is DEEP R drop + RigL growth with Dale's law, fixed structure
+has plain signed weights (no Dale's law), as in the paper. Fixed delays keep their random
+initial values. A fifth model, the control the paper lacks, learns its structure without
+Dale's law (``learned_structure_learned_delays_no_dale``: one sign per synapse, as the
+fixed-structure models have): against the fixed-structure models it shows the effect of
+rewiring alone, against the Dale's-law model the cost of Dale's law.
+
+Sparsity starts at 50 % of the input->hidden synapses present and halves the connections
+each step down to 3.125 %. Every (model, sparsity, seed) run has its own directory; the
+sweep is resumable and runs ``jobs`` runs side by side (see :mod:`delayprop.training.sweep`).
+Rewiring options given in the base configuration (``every_batches``, ``grad_window``, ...)
+apply to the learned-structure runs and are recorded in each run's ``config.json``, so a
+sweep directory holds one setting: give each setting its own ``out_dir``.
 """
 from __future__ import annotations
 
@@ -15,23 +22,33 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from delayprop.errors import ConfigError
 
-__all__ = ["MODELS", "KEEP_FRACTIONS", "run_ablation", "summarise_ablation",
-           "plot_ablation"]
+__all__ = ["MODELS", "PAPER_MODELS", "KEEP_FRACTIONS", "run_ablation", "run_config",
+           "summarise_ablation", "plot_ablation"]
 
 logger = logging.getLogger(__name__)
 
-#: model name -> (learned structure, learned delays)
+
+class Model(NamedTuple):
+    learned_structure: bool
+    learned_delays: bool
+    dale: bool = False                   # Dale's law (learned structure only)
+
+
 MODELS = {
-    "fixed_structure_fixed_delays": (False, False),
-    "fixed_structure_learned_delays": (False, True),
-    "learned_structure_fixed_delays": (True, False),
-    "learned_structure_learned_delays": (True, True),
+    "fixed_structure_fixed_delays": Model(False, False),
+    "fixed_structure_learned_delays": Model(False, True),
+    "learned_structure_fixed_delays": Model(True, False, dale=True),
+    "learned_structure_learned_delays": Model(True, True, dale=True),
+    "learned_structure_learned_delays_no_dale": Model(True, True, dale=False),   # control
 }
+#: the four models of the paper's Figure 3
+PAPER_MODELS = tuple(MODELS)[:4]
 #: fractions of input->hidden synapses present (50 % halving down to <= 3.2 %)
 KEEP_FRACTIONS = (0.5, 0.25, 0.125, 0.0625, 0.03125)
 
@@ -51,33 +68,40 @@ def plan(models, keeps, seeds) -> list[AblationRun]:
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ConfigError(f"unknown ablation models {unknown}; choose from {list(MODELS)}")
+    bad = [k for k in keeps if not 0.0 < k <= 1.0]
+    if bad:
+        raise ConfigError(f"fractions of synapses present must lie in (0, 1], got {bad}")
     return [AblationRun(m, k, s) for s in seeds for k in keeps for m in models]
 
 
-def run_ablation(base, out_dir, models=tuple(MODELS), keeps=KEEP_FRACTIONS, seeds=(0, 1, 2),
-                 quiet: bool = False) -> Path:
-    """Run (or continue) the sweep; return the path of the summary table."""
-    from tqdm.auto import tqdm
+def run_config(base, run: AblationRun):
+    """The ExperimentConfig of one run: ``base`` with the run's sparsity, seed, delays and
+    structure (learned structure: RigL growth, Dale's law as the model says, plus any
+    rewiring options of ``base``)."""
+    model = MODELS[run.model]
+    rewiring = {**base.rewiring, "grow": "rigl", "dale": model.dale} \
+        if model.learned_structure else {}
+    return base.replace(sparsity=1.0 - run.keep, seed=run.seed,
+                        delay_learning=model.learned_delays, rewiring=rewiring)
 
-    from delayprop.training.experiment import run_experiment
+
+def run_ablation(base, out_dir, models=tuple(MODELS), keeps=KEEP_FRACTIONS, seeds=(0, 1, 2),
+                 quiet: bool = False, jobs: int = 1) -> Path:
+    """Run (or continue) the sweep, ``jobs`` runs at a time; return the path of the
+    summary table. Runs that fail are named in a SweepError once the others are done
+    (the table then holds the finished ones)."""
+    from delayprop.errors import SweepError
+    from delayprop.training.sweep import SweepRun, run_sweep
     out_dir = Path(out_dir)
-    runs = plan(models, keeps, seeds)
-    bar = tqdm(runs, desc="ablation", unit="run", disable=quiet)
-    for run in bar:
-        directory = out_dir / run.directory
-        bar.set_postfix_str(run.directory)
-        if (directory / "summary.json").exists():
-            continue                                   # finished earlier
-        structure, delays = MODELS[run.model]
-        cfg = base.replace(
-            sparsity=1.0 - run.keep, seed=run.seed, delay_learning=delays,
-            rewiring={"grow": "rigl", "dale": True} if structure else {})
-        resume = (directory / "checkpoint.npz").exists()
-        if directory.exists() and not resume:
-            for stale in directory.iterdir():          # killed before its first checkpoint
-                stale.unlink()
-        run_experiment(cfg, directory, resume=resume, quiet=True,
-                       command=f"delayprop ablation (run {run.directory})")
+    runs = [SweepRun(out_dir / r.directory, run_config(base, r),
+                     f"delayprop ablation (run {r.directory})")
+            for r in plan(models, keeps, seeds)]
+    try:
+        run_sweep(runs, jobs=jobs, quiet=quiet, logs=out_dir / "logs", desc="ablation")
+    except SweepError:
+        if _results(out_dir):
+            summarise_ablation(out_dir, base.epochs)
+        raise
     return summarise_ablation(out_dir, base.epochs)
 
 
@@ -131,7 +155,8 @@ def plot_ablation(table: list[dict], path, epochs=None) -> Path:
     styles = {"fixed_structure_fixed_delays": ("C0", "o", "--"),
               "fixed_structure_learned_delays": ("C0", "s", "-"),
               "learned_structure_fixed_delays": ("C3", "o", "--"),
-              "learned_structure_learned_delays": ("C3", "s", "-")}
+              "learned_structure_learned_delays": ("C3", "s", "-"),
+              "learned_structure_learned_delays_no_dale": ("C2", "^", ":")}
     for model, (colour, marker, line) in styles.items():
         rows = [r for r in table if r["model"] == model]
         if not rows:
@@ -140,8 +165,9 @@ def plot_ablation(table: list[dict], path, epochs=None) -> Path:
         y = [r["mean_test_accuracy"] * 100 for r in rows]
         e = [0 if np.isnan(r["sd_test_accuracy"]) else r["sd_test_accuracy"] * 100
              for r in rows]
+        label = model.replace("_", " ").replace(" no dale", ", no Dale's law (control)")
         ax.errorbar(x, y, yerr=e, color=colour, marker=marker, ls=line, capsize=3,
-                    label=model.replace("_", " "))
+                    label=label)
     ax.set_xscale("log", base=2)
     present = sorted({r["active_fraction"] * 100 for r in table}, reverse=True)
     ax.set_xticks(present, [f"{p:g}" for p in present])

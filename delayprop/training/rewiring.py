@@ -124,7 +124,10 @@ def rewiring_from_config(cfg) -> Rewiring:
         if profile.max_row_length and values.get("row_limit") is None:
             values["row_limit"] = profile.max_row_length
     values.setdefault("grow", "rigl")
-    return Rewiring(**{k: v for k, v in values.items() if v is not None})
+    values = {k: v for k, v in values.items() if v is not None}
+    if values.get("grad_window") == "all":   # config's word for every batch since the last
+        values["grad_window"] = None         # rewiring (None there means 'the default')
+    return Rewiring(**values)
 
 
 def sample_active(rng, num_pre: int, num_post: int, count: int, fan_in: int | None,
