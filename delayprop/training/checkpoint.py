@@ -2,10 +2,11 @@
 
 One ``.npz`` per checkpoint, written atomically (a temporary file, fsync, then a rename;
 :mod:`delayprop.storage`), so a killed run or a full disk leaves the previous checkpoint
-intact; a run directory keeps the one before as well (:mod:`delayprop.training.journal`). It holds, per connection, the weights
-and real-valued delays in the compiled layout, the synapse lists (sparse groups may have
-been rewired), every optimiser state (Adam's m, v, t), the trainer's RNG state, the epoch
-and step counters, the metrics history and the compiler configuration (JSON).
+intact; a run directory keeps the one before as well (:mod:`delayprop.training.journal`).
+It holds, per connection, the weights and real-valued delays in the compiled layout, the
+synapse lists (sparse groups may have been rewired), every optimiser state (Adam's m, v, t),
+the trainer's RNG state, the epoch and step counters, the metrics history and the compiler
+configuration (JSON).
 
 Resuming reproduces an uninterrupted run bit for bit on the same machine and thread count.
 """
