@@ -148,10 +148,12 @@ def _register_ablation(subparsers) -> None:
     p.add_argument("--grad-window", type=_grad_window,
                    help="learned structure: RigL sums the gradient of the last N batches "
                         "before each rewiring, or of 'all' since the last one (default 16)")
+    p.add_argument("--regrow-delay", choices=["keep", "random", "gradient"],
+                   help="learned structure: delay of a regrown synapse (default keep)")
     p.add_argument("--out", required=True, help="sweep directory (e.g. results/ablation); "
                                                 "one per setting")
-    p.set_defaults(handler=_ablation, no_delay_learning=False, rewire=None,
-                   regrow_delay=None, fan_in=None, l1=None, dale=None, hardware=None)
+    p.set_defaults(handler=_ablation, no_delay_learning=False, rewire=None, fan_in=None,
+                   l1=None, dale=None, hardware=None)
 
 
 def _grad_window(text: str):
@@ -166,11 +168,17 @@ def _grad_window(text: str):
     return value
 
 
-def _ablation(args) -> int:
-    from delayprop.training.ablation import run_ablation
+def _ablation_config(args):
+    """The sweep's base config; its rewiring options go to the learned-structure runs."""
     cfg = config_from_args(args)
     if args.grad_window is not None:
         cfg = cfg.replace(rewiring={**cfg.rewiring, "grad_window": args.grad_window})
+    return cfg
+
+
+def _ablation(args) -> int:
+    from delayprop.training.ablation import run_ablation
+    cfg = _ablation_config(args)
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     if args.jobs < 1:

@@ -96,6 +96,10 @@ def run_ablation(base, out_dir, models=tuple(MODELS), keeps=KEEP_FRACTIONS, seed
     runs = [SweepRun(out_dir / r.directory, run_config(base, r),
                      f"delayprop ablation (run {r.directory})")
             for r in plan(models, keeps, seeds)]
+    from delayprop.training.rewiring import rewiring_from_config
+    for run in runs:                          # bad options: one error now, not one per run
+        if run.config.rewiring:
+            rewiring_from_config(run.config)
     try:
         run_sweep(runs, jobs=jobs, quiet=quiet, logs=out_dir / "logs", desc="ablation")
     except SweepError:

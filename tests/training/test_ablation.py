@@ -118,7 +118,7 @@ def test_the_control_learns_its_structure_with_signed_weights(swept):
     assert "learned_structure_learned_delays_no_dale" in {r["model"] for r in table}
 
 
-def test_rewiring_options_land_in_each_run_and_resuming_checks_them(swept, capsys):
+def test_rewiring_options_land_in_each_run_and_resuming_checks_them(swept, tmp_path, capsys):
     def rewiring(model):
         path = swept / model / "keep0.5" / "seed0" / "config.json"
         return json.loads(path.read_text())["config"]["rewiring"]
@@ -132,8 +132,27 @@ def test_rewiring_options_land_in_each_run_and_resuming_checks_them(swept, capsy
                                         "--grad-window", "8")]) == 1
     err = capsys.readouterr().err
     assert "other settings" in err and "'grad_window': 'all'" in err and "another --out" in err
+    assert main(["--quiet", *sweep_args(tmp_path / "new", "--rewire-every", "0")]) == 1
+    assert "every_batches must be a whole number >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
     with pytest.raises(SystemExit):
         main(["--quiet", *sweep_args(swept, "--grad-window", "0")])
+
+
+def test_every_option_reaches_the_learned_structure_runs_only():
+    from delayprop.cli import build_parser
+    from delayprop.training._cli import _ablation_config
+    from delayprop.training.ablation import AblationRun, run_config
+    args = build_parser().parse_args(sweep_args(
+        "x", "--rewire-every", "4", "--grad-window", "8", "--regrow-delay", "gradient"))
+    base = _ablation_config(args)
+    learned = run_config(base, AblationRun("learned_structure_fixed_delays", 0.125, 2))
+    assert learned.rewiring == {"every_batches": 4, "grad_window": 8,
+                                "regrow_delay": "gradient", "grow": "rigl", "dale": True}
+    assert (learned.sparsity, learned.seed, learned.delay_learning) == (0.875, 2, False)
+    assert rewiring_from_config(learned).regrow_delay == "gradient"
+    fixed = run_config(base, AblationRun("fixed_structure_learned_delays", 0.5, 0))
+    assert fixed.rewiring == {} and fixed.delay_learning
 
 
 def test_grad_window_all_means_every_batch_since_the_last_rewiring():
