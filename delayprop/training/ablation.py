@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -100,13 +101,31 @@ def run_ablation(base, out_dir, models=tuple(MODELS), keeps=KEEP_FRACTIONS, seed
     for run in runs:                          # bad options: one error now, not one per run
         if run.config.rewiring:
             rewiring_from_config(run.config)
+    with _only_sweep_in(out_dir):
+        try:
+            run_sweep(runs, jobs=jobs, quiet=quiet, logs=out_dir / "logs", desc="ablation")
+        except SweepError:
+            if _results(out_dir):
+                summarise_ablation(out_dir, base.epochs)
+            raise
+        return summarise_ablation(out_dir, base.epochs)
+
+
+@contextmanager
+def _only_sweep_in(out_dir: Path):
+    """A lock: two sweeps in one directory would train the same runs at once."""
+    from filelock import FileLock, Timeout
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out_dir / ".sweep.lock"))
     try:
-        run_sweep(runs, jobs=jobs, quiet=quiet, logs=out_dir / "logs", desc="ablation")
-    except SweepError:
-        if _results(out_dir):
-            summarise_ablation(out_dir, base.epochs)
-        raise
-    return summarise_ablation(out_dir, base.epochs)
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(f"another sweep is running in {out_dir}; wait for it, or stop it "
+                          f"(its runs resume later)") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _results(out_dir: Path) -> list[dict]:

@@ -250,10 +250,11 @@ def _run_in_workers(todo: list[SweepRun], jobs: int, logs: Path | None):
     finally:
         for worker in active:                 # Ctrl-C or an error here: stop the rest
             worker.stop()
+        deadline = time.monotonic() + 10
         for worker in active:
             try:
-                worker.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+                worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
                 worker.proc.kill()
                 worker.proc.wait()
     return failures
@@ -269,6 +270,7 @@ def worker_main(spec_json: str) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s pid %(process)d %(levelname)s %(name)s: %(message)s")
     spec = json.loads(spec_json)
+    _exit_with_parent()
     found = openmp_threads()
     if found is not None and found != spec["threads"]:
         print(f"OpenMP would use {found} threads, not the {spec['threads']} this job was "
@@ -284,6 +286,18 @@ def worker_main(spec_json: str) -> int:
         print(f"{type(err).__name__}: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def _exit_with_parent() -> None:
+    """A worker whose sweep died (killed, or a second Ctrl-C) stops too, so that no orphan
+    goes on writing a run directory that the next sweep resumes."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(3)
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def openmp_threads() -> int | None:

@@ -135,6 +135,11 @@ def test_rewiring_options_land_in_each_run_and_resuming_checks_them(swept, tmp_p
     assert main(["--quiet", *sweep_args(tmp_path / "new", "--rewire-every", "0")]) == 1
     assert "every_batches must be a whole number >= 1" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+    from filelock import FileLock
+    with FileLock(str(swept / ".sweep.lock")):        # another sweep at work there
+        assert main(["--quiet", *sweep_args(swept, "--jobs", "2", "--rewire-every", "2",
+                                            "--grad-window", "all")]) == 1
+    assert "another sweep is running" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--quiet", *sweep_args(swept, "--grad-window", "0")])
 
