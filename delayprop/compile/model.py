@@ -48,6 +48,11 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("cpu", "cuda")
 
 
+def _is_genn(backend) -> bool:
+    """``"genn"`` or ``"genn:<GeNN backend>"``: real PyGeNN (compile/genn_backend.py)."""
+    return isinstance(backend, str) and (backend == "genn" or backend.startswith("genn:"))
+
+
 class Model:
     """A network of populations and synapse groups, generated into C++ or CUDA.
 
@@ -57,17 +62,25 @@ class Model:
         Type of ``scalar`` (GeNN's model precision).
     model_name : str
         Name used in the generated code and the cache.
-    backend : {'cpu', 'cuda'}
+    backend : {'cpu', 'cuda', 'genn', 'genn:<GeNN backend>'}
+        'genn' builds and runs the network with real PyGeNN (see genn_backend.py).
     dt : float
         Simulation step in ms.
     batch_size : int
         Number of independent instances simulated together.
     """
 
+    def __new__(cls, precision="float", model_name="model", backend="cpu", **kwargs):
+        if cls is Model and _is_genn(backend):
+            from delayprop.compile.genn_backend import GeNNBackedModel
+            cls = GeNNBackedModel
+        return super().__new__(cls)
+
     def __init__(self, precision: str = "float", model_name: str = "model",
                  backend: str = "cpu", *, dt: float = 1.0, batch_size: int = 1):
-        if backend not in BACKENDS:
-            raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend not in BACKENDS and not _is_genn(backend):
+            raise ConfigError(f"backend must be one of {BACKENDS + ('genn', 'genn:<name>')},"
+                              f" got {backend!r}")
         self.precision = Precision.parse(precision)
         self.name = model_name
         self.backend = backend
@@ -237,6 +250,9 @@ class Model:
             tape_capacity={p: self._initial_tape(p) for p in taped_populations(spec)})
         self._runtime = Runtime(spec, self._layout, self._library, sizes, self.backend)
         try:
+            # the code reads the ring's length from dp_rt: without this, steps before the
+            # first growth in run() went unrecorded when num_recording_timesteps was given
+            self._runtime.set_rt("rec_steps", sizes.rec_steps)
             for p in self.neuron_populations.values():
                 for var in p.model.var_names:
                     p.set_initial(var, p._init.get(var, 0))
