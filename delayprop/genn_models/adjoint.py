@@ -23,10 +23,21 @@ and gradients, summed over the events k of synapse ij::
     dL/dw_ij = -tau_s sum_k x_k lambda_I,j(a_k)
     dL/dd_ij = dt * w_ij sum_k x_k (lambda_V - lambda_I)_j(a_k)     (per step of delay)
 
-Discrete-time alignment: forward step n's sample V_n is V((n+1) dt) of the continuous model
-and an event emitted in step k arrives at (k + 1 + d) dt; backward step n applies the
-readout drive of V_n at (n+1) dt, then the jumps of spikes of step n, then propagates to
-n dt, where the values are written for synapses whose events arrived then.
+Discrete-time alignment: forward step n's sample V_n is V((n+1) dt) of the continuous model.
+An input event of step k happens at (k+1) dt and arrives at (k + 1 + d) dt. A LIF spike of
+step k crossed the threshold somewhere within ((k) dt, (k+1) dt]; the backward pass places
+it at the middle, (k + 1/2) dt, so its jump is applied half-way through the propagation of
+backward step k and its events arrive at (k + 1/2 + d) dt. Backward step n applies the
+readout drive of V_n at (n+1) dt, propagates to (n + 1/2) dt, applies the jumps of the
+spikes of step n, propagates to n dt and writes ``LambdaV``/``LambdaI`` (read by events from
+inputs, arriving at n dt) and ``LambdaVEarly``/``LambdaIEarly``, the values at
+(n - 1/2) dt (read by events from spiking sources, arriving there).
+
+Why the middle: with the spike at the end of its step (as the forward pass emits it) the
+delay gradient of a spiking source misses, on average, half the readout sample or target
+jump next to the arrival, a bias that does not shrink relative to the gradient (the
+delay kernel integrates to nearly zero); at dt = 1 ms it halved the hidden->output delay
+gradient and turned the input->hidden one (tests/training/test_gradients_dt1.py).
 """
 from __future__ import annotations
 
@@ -47,13 +58,14 @@ RS = VarAccess.REDUCE_BATCH_SUM
 
 #: readout -> (forward accumulation code, dz/dV_n expression in the backward pass).
 #: ``T`` is the trial length in steps, ``t = n dt`` the time of step n.
+#: In the dz/dV_n expression ``{t}`` stands for the step's time (``t`` or ``t - dt``).
 READOUTS = {
     "sum_var": ("VSum += V;", "1.0"),
     "avg_var": ("VSum += V / num_steps;", "1.0 / num_steps"),
     "max_var": ("if (V > VSum || t == 0.0) { VSum = V; VMaxT = t; }",
-                "(t == VMaxT) ? 1.0 : 0.0"),
+                "((fabs(({t}) - VMaxT) < 0.5 * dt) ? 1.0 : 0.0)"),
     "avg_var_exp_weight": ("VSum += exp(-t / (num_steps * dt)) * V / num_steps;",
-                           "exp(-t / (num_steps * dt)) / num_steps"),
+                           "(exp(-({t}) / (num_steps * dt)) / num_steps)"),
 }
 
 
@@ -65,15 +77,22 @@ def lambda_i_coefficient(p, dt) -> float:
     return float(tau_m / (tau_m - tau_s) * (np.exp(-dt / tau_m) - np.exp(-dt / tau_s)))
 
 
-_ADJOINT_DERIVED = [("beta", exp_decay("tau_syn")),
-                    ("lambdaICoef", lambda_i_coefficient)]
+def _half(f):
+    return lambda p, dt: f(p, 0.5 * dt)
 
-_PROPAGATE = """
-// exact propagation from (n+1) dt back to n dt (no events in between)
-const scalar lV = LambdaV;
-LambdaI = beta * LambdaI + lambdaICoef * lV;
-LambdaV = alpha * lV;
-"""
+
+# exact propagators over half a step (a whole step is two of them)
+_ADJOINT_DERIVED = [("alphaHalf", _half(exp_decay("tau_mem"))),
+                    ("betaHalf", _half(exp_decay("tau_syn"))),
+                    ("lambdaICoefHalf", _half(lambda_i_coefficient))]
+
+_ADJOINT_VARS = [("LambdaV", "scalar"), ("LambdaI", "scalar"),
+                 ("LambdaVEarly", "scalar"), ("LambdaIEarly", "scalar")]
+
+
+def _propagate_half(v="LambdaV", i="LambdaI", from_v="LambdaV", from_i="LambdaI"):
+    return (f"{i} = betaHalf * {from_i} + lambdaICoefHalf * ({from_v});\n"
+            f"{v} = alphaHalf * ({from_v});\n")
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,14 +120,24 @@ def lif_adjoint():
         "LIFAdjoint",
         params=["tau_syn"],
         derived_params=_ADJOINT_DERIVED,
-        vars=[("LambdaV", "scalar"), ("LambdaI", "scalar")],
+        vars=_ADJOINT_VARS + [("JumpNum", "scalar"), ("JumpISpike", "scalar"),
+                              ("JumpPending", "scalar")],
         tape_vars=[("ISpike", "scalar", "Isyn")],
         extra_global_params=[("RegDrive", "scalar*")],
         jump_code="""
-// the spike moves with V: dt_spike = -dV / (dV/dt), tau_m dV/dt = ISpike - v_thresh
-LambdaV += ((v_thresh - v_reset) * LambdaV + RevISyn - RegDrive[id]) / (ISpike - v_thresh);
+// the spike of step n is placed at (n + 1/2) dt: its jump is applied in sim_code
+JumpNum = RevISyn - RegDrive[id];
+JumpISpike = ISpike;
+JumpPending = 1.0;
 """,
-        sim_code=_PROPAGATE)
+        sim_code="// (n+1) dt -> (n + 1/2) dt\n" + _propagate_half() + """
+if (JumpPending != 0.0) {
+    // the spike moves with V: dt_spike = -dV / (dV/dt), tau_m dV/dt = ISpike - v_thresh
+    LambdaV += ((v_thresh - v_reset) * LambdaV + JumpNum) / (JumpISpike - v_thresh);
+    JumpPending = 0.0;
+}
+// (n + 1/2) dt -> n dt, then the value at (n - 1/2) dt (no event of this neuron between)
+""" + _propagate_half() + _propagate_half("LambdaVEarly", "LambdaIEarly"))
 
 
 @functools.lru_cache(maxsize=None)
@@ -135,9 +164,16 @@ def readout_adjoint(readout: str):
         f"LeakyIntegrateAdjoint_{readout}",
         params=["tau_syn"],
         derived_params=_ADJOINT_DERIVED,
-        vars=[("LambdaV", "scalar"), ("LambdaI", "scalar")],
+        vars=_ADJOINT_VARS,
         sim_code=f"// readout drive of the sample V_n at (n+1) dt: mu_V += dL/dV_n\n"
-                 f"LambdaV -= Drive * ({dzdv}) / tau_mem;\n" + _PROPAGATE)
+                 f"LambdaV -= Drive * ({dzdv.format(t='t')}) / tau_mem;\n"
+                 f"// exact propagation from (n+1) dt back to n dt (no events in between)\n"
+                 + _propagate_half() + _propagate_half() +
+                 f"// the value at (n - 1/2) dt: the drive of the sample V_(n-1) at n dt, "
+                 f"then half a step\n"
+                 f"const scalar lVn = LambdaV - ((t > 0.5 * dt) ? "
+                 f"Drive * ({dzdv.format(t='t - dt')}) / tau_mem : 0.0);\n"
+                 + _propagate_half("LambdaVEarly", "LambdaIEarly", "lVn"))
 
 
 @functools.lru_cache(maxsize=None)
@@ -161,11 +197,18 @@ def pulse_train(graded: bool, delayed: bool, delay_type: str = "uint8_t"):
 
 @functools.lru_cache(maxsize=None)
 def pulse_adjoint(graded: bool, delayed: bool, learn_delay: bool, pre_adjoint: bool):
-    """Gradients of one synapse for one replayed event; feeds the presynaptic jump."""
+    """Gradients of one synapse for one replayed event; feeds the presynaptic jump.
+
+    ``pre_adjoint``: the source is a spiking population with an adjoint; its spikes of
+    step n are placed at (n + 1/2) dt, so their arrivals read the target's adjoint at
+    (n + 1/2 + d) dt (``*Early`` of step n + 1 + d); input events read it at (n + 1 + d) dt.
+    """
     x = " * x_pre" if graded else ""
-    lines = ["// adjoint of the target at the arrival step n + 1 + d",
-             "const scalar lI = LambdaI_post;",
-             "const scalar lVmI = LambdaV_post - LambdaI_post;",
+    early = "Early" if pre_adjoint else ""
+    lV, lI = f"LambdaV{early}", f"LambdaI{early}"
+    lines = [f"// adjoint of the target at the arrival, (n + 1{' / 2' if early else ''} + d) dt",
+             f"const scalar lI = {lI}_post;",
+             f"const scalar lVmI = {lV}_post - {lI}_post;",
              f"Gradient -= tau_syn * lI{x};          // dL/dg = -tau_s x lambda_I(a)"]
     vars_ = [("Gradient", "scalar", RS)]
     if learn_delay:
@@ -178,6 +221,6 @@ def pulse_adjoint(graded: bool, delayed: bool, learn_delay: bool, pre_adjoint: b
     return create_adjoint_weight_update_model(
         name, params=["tau_syn"], vars=vars_,
         pre_tape_vars=["x"] if graded else [],
-        post_delayed_vars=["LambdaV", "LambdaI"],
+        post_delayed_vars=[lV, lI],
         delay="d" if delayed else "0",
         pre_spike_syn_code="\n".join(lines))
