@@ -21,6 +21,9 @@ _OPTIONS = [
     ("--batch-size", int, "batch size"),
     ("--hidden", int, "hidden LIF neurons"),
     ("--max-delay", int, "ring size D: delays lie in 0..D-1 steps"),
+    ("--delays", str, "connections with (learned) delays, comma-separated: input_hidden "
+                      "(default), hidden_output or input_hidden,hidden_output; each in "
+                      "0..D-1 steps (--max-delay)"),
     ("--lr", float, "peak learning rate of the weights (OneCycle)"),
     ("--delay-lr", float, "learning rate of the delays (cosine annealing)"),
     ("--weight-sd", float, "sd of the initial input->hidden weights (for 40 inputs)"),

@@ -41,6 +41,10 @@ __all__ = ["ExperimentConfig", "run_experiment", "build_network", "evaluate_run"
 logger = logging.getLogger(__name__)
 
 DATASETS = ("rawhd", "shd", "ssc", "audio")
+#: connections that may have (learned) delays, each 0..max_delay-1 steps
+DELAYED = ("input_hidden", "hidden_output")
+#: the value of a setting that a run's config.json lacks (the run predates it)
+ABSENT_FROM_OLD_RUNS = {"delays": "input_hidden"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class ExperimentConfig:
     batch_size: int = 32
     hidden: int = 256
     max_delay: int = 25                  # ring size D: delays 0..D-1 steps (--max-delay)
+    delays: str = "input_hidden"         # connections with delays (--delays), see DELAYED
     delay_learning: bool = True
     sparsity: float = 0.0                # fraction of input->hidden synapses absent
     tau_mem: float = 20.0
@@ -95,6 +100,10 @@ class ExperimentConfig:
                 raise ConfigError(f"{name} must be a whole number >= "
                                   f"{0 if name == 'epochs' else 1}, got {value!r}")
         check_ring_size(self.max_delay, "ExperimentConfig", "max_delay")
+        parts = self.delays.split(",") if isinstance(self.delays, str) else [None]
+        if not parts or len(set(parts)) != len(parts) or not set(parts) <= set(DELAYED):
+            raise ConfigError(f"delays must name connections among {', '.join(DELAYED)} "
+                              f"(comma-separated), got {self.delays!r}")
         if not 0.0 <= self.sparsity < 1.0:
             raise ConfigError(f"sparsity must lie in [0, 1), got {self.sparsity}")
         for name in ("lr", "delay_lr", "weight_sd", "out_weight_sd", "reg_lambda"):
@@ -143,7 +152,8 @@ class ExperimentConfig:
             values = json.loads(path.read_text())["config"]
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ConfigError(f"cannot read {path}: {err!r}") from err
-        return cls._from_values(values, path)
+        # a setting the run predates means what delayprop did then, not today's default
+        return cls._from_values({**ABSENT_FROM_OLD_RUNS, **values}, path)
 
     @classmethod
     def _from_values(cls, values: dict, where) -> "ExperimentConfig":
@@ -206,11 +216,13 @@ def build_network(cfg: ExperimentConfig, num_inputs: int, num_classes: int, grad
         weight = Normal(cfg.weight_mean, sd)
         connectivity = Dense(weight) if cfg.sparsity == 0 else \
             FixedProbability(weight, p=1.0 - cfg.sparsity)
-        ih = Connection(inp, hid, connectivity, Exponential(cfg.tau_syn),
-                        delay=Uniform(0, cfg.max_delay - 1) if cfg.max_delay > 1 else 0,
-                        max_delay_steps=cfg.max_delay, name="input_hidden")
+        delayed = {name: {"delay": Uniform(0, cfg.max_delay - 1) if cfg.max_delay > 1 else 0,
+                          "max_delay_steps": cfg.max_delay}
+                   for name in cfg.delays.split(",")}
+        ih = Connection(inp, hid, connectivity, Exponential(cfg.tau_syn), name="input_hidden",
+                        **delayed.get("input_hidden", {}))
         Connection(hid, out, Dense(Normal(0.0, cfg.out_weight_sd)), Exponential(cfg.tau_syn),
-                   name="hidden_output")
+                   name="hidden_output", **delayed.get("hidden_output", {}))
     return net, inp, hid, out, ih
 
 
@@ -219,13 +231,13 @@ def _compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch):
                                     SoftmaxCrossEntropy)
     lr = OneCycle(cfg.lr) if cfg.schedule else cfg.lr
     delay_lr = CosineAnnealing(cfg.delay_lr) if cfg.schedule else cfg.delay_lr
-    learn = cfg.delay_learning and cfg.max_delay > 1
+    learn = [c for c in ih.network.connections if c.has_delay] if cfg.delay_learning else []
     rewiring = {}
     if cfg.rewiring:
         from delayprop.training.rewiring import rewiring_from_config
         rewiring = {ih: rewiring_from_config(cfg)}
     return EventPropCompiler(num_steps, {out: SoftmaxCrossEntropy()}, Adam(lr),
-                             batch_size=cfg.batch_size, delay_learning=[ih] if learn else False,
+                             batch_size=cfg.batch_size, delay_learning=learn or False,
                              delay_optimiser=Adam(delay_lr), reg_lambda=cfg.reg_lambda,
                              reg_nu_upper=cfg.reg_nu_upper, precision=cfg.precision,
                              backend=cfg.backend, seed=cfg.seed, rewiring=rewiring)
