@@ -16,7 +16,8 @@ and delayprop share).
 
 Backends: ``"genn"`` takes the first backend this PyGeNN was built with (CUDA before the
 CPU), ``"genn:<name>"`` a named one (``genn:cuda``, ``genn:single_threaded_cpu``). The
-single-threaded CPU backend simulates batch 1 only. GeNN's build output lives in the cache
+single-threaded CPU backend simulates batch 1 only. Extra keyword arguments of ``Model``
+are GeNN preferences (``optimize_code=True`` is the default here). GeNN's build output lives in the cache
 (``$DELAYPROP_CACHE/genn/<key>``), never in the working directory.
 """
 from __future__ import annotations
@@ -85,7 +86,8 @@ class GeNNBackedModel(Model):
     """A :class:`Model` whose code GeNN generates, compiles and runs (see module doc)."""
 
     def __init__(self, precision: str = "float", model_name: str = "model",
-                 backend: str = "genn", *, dt: float = 1.0, batch_size: int = 1):
+                 backend: str = "genn", *, dt: float = 1.0, batch_size: int = 1,
+                 **genn_preferences):
         super().__init__(precision, model_name, backend, dt=dt, batch_size=batch_size)
         self._pg = require_pygenn()
         self.genn_backend = genn_backend_name(backend)
@@ -94,6 +96,14 @@ class GeNNBackedModel(Model):
                 f"model '{model_name}': GeNN's single_threaded_cpu backend simulates one "
                 f"instance at a time, so batch_size must be 1 (got {self.batch_size}); use "
                 f"GeNN's CUDA backend or delayprop's 'cpu' backend for batches")
+        # GeNN compiles without -O unless told; keyword arguments are GeNN preferences
+        self.genn_preferences = {"optimize_code": True, **genn_preferences}
+        from pygenn.genn_model import backend_modules
+        known = backend_modules[self.genn_backend].Preferences()
+        unknown = sorted(k for k in self.genn_preferences if not hasattr(known, k))
+        if unknown:
+            raise ConfigError(f"model '{model_name}': {unknown} are not preferences of "
+                              f"GeNN's {self.genn_backend} backend")
         self._genn = None                    # pygenn.GeNNModel, from build() on
         self._row_capacity: dict[str, int] = {}
         self._rec_steps = DEFAULT_RECORDING_STEPS
@@ -143,8 +153,9 @@ class GeNNBackedModel(Model):
         if self._genn is not None:
             return self.build_dir
         root = genn_build_root()
-        key = cache_key(self.genn_backend, self._pg.__version__ if hasattr(
-            self._pg, "__version__") else "", self._structure_digest(spec))
+        key = cache_key(self.genn_backend, getattr(self._pg, "__version__", ""),
+                        repr(sorted(self.genn_preferences.items())),
+                        self._structure_digest(spec))
         directory = root / key
         directory.mkdir(parents=True, exist_ok=True)
         genn = self._make_genn()
@@ -189,7 +200,8 @@ class GeNNBackedModel(Model):
     def _make_genn(self):
         pg = self._pg
         models = PyGeNNModels(pg)
-        genn = pg.GeNNModel(self.precision.value, self.name, backend=self.genn_backend)
+        genn = pg.GeNNModel(self.precision.value, self.name, backend=self.genn_backend,
+                            **self.genn_preferences)
         genn.dt = self.dt
         genn.batch_size = self.batch_size
         pops = {}

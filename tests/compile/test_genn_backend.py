@@ -273,3 +273,8 @@ def test_scalar_egp_and_real_delay_are_refused_at_definition():
     with pytest.raises(ModelDefinitionError, match="real-valued"):
         m.add_synapse_population("s2", "DENSE", src, src, init_weight_update(real),
                                  init_postsynaptic(ExpCurr, {"tau": 5.0}), 4)
+
+
+def test_unknown_genn_preference_is_refused():
+    with pytest.raises(ConfigError, match="not preferences"):
+        Model("double", "p", "genn", optimise_kode=True)
