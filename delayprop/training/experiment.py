@@ -301,7 +301,10 @@ def _check_augmentation(cfg: ExperimentConfig, channels: int, steps: int) -> Non
                           f"many steps as a trial has ({steps}): use fewer than {steps}")
 
 
-def _write_json(path: Path, value) -> None:
+def _write_json(path: Path, value: dict) -> None:
+    # strict JSON: a value that is not finite is written as null, never as NaN
+    value = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+             for k, v in value.items()}
     storage.write_text(path, json.dumps(value, indent=1))
 
 

@@ -343,3 +343,10 @@ def test_a_sparsity_that_leaves_neurons_unconnected_is_reported(tmp_path, caplog
     with caplog.at_level(logging.WARNING):
         assert train(tmp_path / "run", "--epochs", "1", "--sparsity", "0.95") == 0
     assert "hidden neurons without any input synapse" in caplog.text
+
+
+def test_summary_is_strict_json_even_for_a_non_finite_value(tmp_path):
+    from delayprop.training.experiment import _write_json
+    _write_json(tmp_path / "summary.json", {"test_loss": float("nan"), "epochs": 2})
+    text = (tmp_path / "summary.json").read_text()
+    assert "NaN" not in text and json.loads(text) == {"test_loss": None, "epochs": 2}
