@@ -350,3 +350,30 @@ def test_summary_is_strict_json_even_for_a_non_finite_value(tmp_path):
     _write_json(tmp_path / "summary.json", {"test_loss": float("nan"), "epochs": 2})
     text = (tmp_path / "summary.json").read_text()
     assert "NaN" not in text and json.loads(text) == {"test_loss": None, "epochs": 2}
+
+
+def test_a_run_interrupted_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert train(whole, "--epochs", "3") == 0
+    original = Adam.step
+
+    def interrupt(self, param, grad, state, progress):
+        if param.dtype == np.float32 and param.size == 40 * 16 and state["t"] == 7:
+            raise KeyboardInterrupt                  # epoch 3, batch 1
+        original(self, param, grad, state, progress)
+    monkeypatch.setattr(Adam, "step", interrupt)
+    assert train(cut, "--epochs", "3") == 130
+    assert epochs_in_metrics(cut) == [1, 2] and checkpoint_epoch(cut / "checkpoint.npz") == 2
+    monkeypatch.undo()
+    assert train(cut, "--epochs", "3", "--resume") == 0
+    (meta_w, a_w), (meta_c, a_c) = (read_checkpoint(d / "checkpoint.npz") for d in (whole, cut))
+    assert (meta_w["epoch"], meta_w["step"], meta_w["rng"]) == \
+        (meta_c["epoch"], meta_c["step"], meta_c["rng"])
+    assert set(a_w) == set(a_c)
+    for key in a_w:
+        if key != "meta":
+            np.testing.assert_array_equal(a_w[key], a_c[key], err_msg=key)
+    rows = [list(csv.DictReader(open(d / "metrics.csv", newline=""))) for d in (whole, cut)]
+    for row in rows[0] + rows[1]:
+        del row["seconds"]
+    assert rows[0] == rows[1]
