@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import itertools
+import logging
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -80,8 +81,20 @@ def run_pynn_export(export_dir: str | Path, inputs: Mapping[str, Any], num_steps
     net = load_script(export_dir)
     neurons = [p.name for p in graph.populations if p.kind in ("lif", "li") and p.size]
     spikes: dict[str, list] = {p.name: [] for p in graph.populations if p.kind == "lif"}
-    readouts = [p.name for p in graph.populations if p.kind == "li" and p.size]
     v = {name: np.zeros((batch, num_steps, graph.population(name).size)) for name in record_v}
+    quiet = logging.getLogger("PyNN")         # one line per trial about I_syn initial values
+    level = quiet.level
+    quiet.setLevel(max(level, logging.ERROR))
+    try:
+        _run_trials(sim, net, data, batch, num_steps, neurons, spikes, v, simulator)
+    finally:
+        quiet.setLevel(level)
+    return spikes, v
+
+
+def _run_trials(sim, net, data, batch, num_steps, neurons, spikes, v, simulator):
+    readouts = [n for n in neurons if n not in spikes]           # li: must never fire
+    record_v = tuple(v)
     for b in range(batch):
         trial = {}
         for name, trains in data.items():
@@ -104,7 +117,6 @@ def run_pynn_export(export_dir: str | Path, inputs: Mapping[str, Any], num_steps
         for name in record_v:
             v[name][b] = net.v_steps(sim, pops[name], num_steps)
         sim.end()
-    return spikes, v
 
 
 def validate_in_pynn(original_graph: NetworkGraph, export_dir: str | Path,
