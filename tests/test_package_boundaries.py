@@ -139,23 +139,8 @@ def _package_sources() -> dict[str, str]:
             for p in sorted(ROOT.rglob("*.py"))}
 
 
-#: Crossings that remain in modules other work is rewriting, as (path prefix, message
-#: without the line); delete an entry once it is fixed there.
-KNOWN = (
-    # training.experiment should offer its compiler factory under a public name
-    ("delayprop/tools/_cli.py",
-     "imports private name _compiler from delayprop.training.experiment"),
-)
-
-
-def _known(problem: str) -> bool:
-    path, _, rest = problem.partition(":")
-    message = rest.partition(": ")[2]
-    return any(path.startswith(prefix) and message == known for prefix, known in KNOWN)
-
-
 def test_no_private_name_crosses_a_subpackage_boundary():
-    problems = [p for p in scan(_package_sources()) if not _known(p)]
+    problems = scan(_package_sources())
     assert not problems, "private names cross package boundaries:\n" + "\n".join(problems)
 
 

@@ -74,14 +74,15 @@ def _bench(args) -> int:
 
 
 def _build(args) -> int:
-    from delayprop.training.experiment import ExperimentConfig, _compiler, build_network
+    from delayprop.data import GRADED_DATASETS, load_dataset
+    from delayprop.training.experiment import ExperimentConfig, build_network, make_compiler
     cfg = ExperimentConfig.from_run(args.run)
-    graded = cfg.data == "rawhd" and not cfg.encode
-    inputs = {"rawhd": 40, "shd": 700, "ssc": 700}[cfg.data]
-    classes = {"rawhd": 20, "shd": 20, "ssc": 35}[cfg.data]
-    net, inp, hid, out, ih = build_network(cfg, inputs, classes, graded)
-    steps = 80 if cfg.data == "rawhd" else 1000
-    compiled = _compiler(cfg, out, ih, steps, 1).compile(net, name=f"run_{cfg.data}")
+    # the data set gives the shapes (channels, classes, steps) of any run's network
+    data = load_dataset(cfg.data, "test", path=cfg.data_path, **cfg.data_options)
+    graded = cfg.data in GRADED_DATASETS and not cfg.encode
+    net, inp, hid, out, ih = build_network(cfg, data.num_channels, data.num_classes, graded)
+    steps = data.num_steps if cfg.data in GRADED_DATASETS else 1000
+    compiled = make_compiler(cfg, out, ih, steps, 1).compile(net, name=f"run_{cfg.data}")
     if args.dump:
         path = compiled.model.dump_source(Path(args.dump))
         print(f"generated source written to {path}")

@@ -226,7 +226,9 @@ def build_network(cfg: ExperimentConfig, num_inputs: int, num_classes: int, grad
     return net, inp, hid, out, ih
 
 
-def _compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch):
+def make_compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch):
+    """The EventPropCompiler of a run's settings, for the network of :func:`build_network`
+    (``out`` its readout, ``ih`` its input->hidden connection)."""
     from delayprop.training import (Adam, CosineAnnealing, EventPropCompiler, OneCycle,
                                     SoftmaxCrossEntropy)
     lr = OneCycle(cfg.lr) if cfg.schedule else cfg.lr
@@ -347,7 +349,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     with storage.guarded(out_dir, "create"):
         out_dir.mkdir(parents=True, exist_ok=True)
     batches = -(-len(y_train) // cfg.batch_size)
-    compiler = _compiler(cfg, out, ih, num_steps, batches)
+    compiler = make_compiler(cfg, out, ih, num_steps, batches)
     net = compiler.compile(net_desc, name=f"run_{cfg.data}")
     try:
         meta = resume_run(out_dir, net) if resume else None
@@ -414,7 +416,7 @@ def evaluate_run(run_dir, split: str = "test", data_path: str | None = None) -> 
     net_desc, inp, hid, out, ih = build_network(cfg, data.num_channels, data.num_classes,
                                                  graded)
     steps = data.num_steps if cfg.data in GRADED_DATASETS else 1000
-    net = _compiler(cfg, out, ih, steps, 1).compile(net_desc, name=f"run_{cfg.data}")
+    net = make_compiler(cfg, out, ih, steps, 1).compile(net_desc, name=f"run_{cfg.data}")
     try:
         load_latest(run_dir, net)
         result = net.evaluate({inp: x}, {out: data.y})

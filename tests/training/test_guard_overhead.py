@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from delayprop.training import guard
-from delayprop.training.experiment import ExperimentConfig, _compiler, build_network
+from delayprop.training.experiment import ExperimentConfig, make_compiler, build_network
 
 
 @pytest.mark.slow
@@ -29,7 +29,7 @@ def test_guard_costs_at_most_two_percent_of_an_epoch(monkeypatch):
         checks.append(time.perf_counter() - t0)
         return result
     monkeypatch.setattr(guard, "non_finite_array", timed)
-    with _compiler(cfg, out, ih, 80, n // 32).compile(desc) as net:
+    with make_compiler(cfg, out, ih, 80, n // 32).compile(desc) as net:
         net.train({inp: x}, {out: y}, 1)                       # warm caches
         checks.clear()
         t0 = time.perf_counter()

@@ -118,10 +118,10 @@ def test_skip_batch_restores_the_state_from_before_the_batch(tmp_path, monkeypat
 
     out = tmp_path / "run"
     assert train(out, "--epochs", "1") == 0
-    from delayprop.training.experiment import ExperimentConfig, _compiler, build_network
+    from delayprop.training.experiment import ExperimentConfig, make_compiler, build_network
     cfg = ExperimentConfig.from_run(out)
     desc, inp, hid, readout, ih = build_network(cfg, 40, 20, True)
-    with _compiler(cfg, readout, ih, 80, 3).compile(desc) as net:
+    with make_compiler(cfg, readout, ih, 80, 3).compile(desc) as net:
         from delayprop.training.journal import load_latest
         load_latest(out, net)
         guard = FiniteGuard("skip-batch")
