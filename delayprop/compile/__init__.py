@@ -6,7 +6,7 @@ Runtime` with the typed array views of :mod:`delayprop.compile.handles`, and the
 :func:`spike_source_arrays` and :func:`broadcast`.
 """
 from delayprop.compile import handles
-from delayprop.compile._groups import (CurrentSource, NeuronGroup, Population,
+from delayprop.compile._groups import (CurrentSource, NeuronGroup,
                                        PostsynapticInit, SynapseGroup, Variable,
                                        WeightUpdateInit, broadcast, init_postsynaptic,
                                        init_weight_update, spike_source_arrays)
@@ -17,6 +17,6 @@ from delayprop.compile.ragged import Ragged
 from delayprop.compile.runtime import Runtime
 
 __all__ = ["Model", "init_weight_update", "init_postsynaptic", "WeightUpdateInit",
-           "PostsynapticInit", "Variable", "NeuronGroup", "Population", "SynapseGroup",
+           "PostsynapticInit", "Variable", "NeuronGroup", "SynapseGroup",
            "CurrentSource", "NetworkSpec", "Precision", "SynapseMatrixType", "TrainingSpec",
            "cache_root", "Runtime", "Ragged", "handles", "broadcast", "spike_source_arrays"]

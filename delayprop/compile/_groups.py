@@ -19,7 +19,7 @@ from delayprop.errors import ConfigError
 from delayprop.genn_models.spec import PostsynapticModel, WeightUpdateModel
 
 __all__ = ["init_weight_update", "init_postsynaptic", "WeightUpdateInit", "PostsynapticInit",
-           "Variable", "NeuronGroup", "Population", "SynapseGroup", "CurrentSource",
+           "Variable", "NeuronGroup", "SynapseGroup", "CurrentSource",
            "broadcast",
            "spike_source_arrays"]
 
@@ -375,5 +375,3 @@ def spike_source_arrays(spikes, size: int, dt: float, what: str):
     return start, end, (step - 0.5) * dt
 
 
-#: The compile layer's neuron group under its former name.
-Population = NeuronGroup
