@@ -17,8 +17,8 @@ and delayprop share).
 Backends: ``"genn"`` takes the first backend this PyGeNN was built with (CUDA before the
 CPU), ``"genn:<name>"`` a named one (``genn:cuda``, ``genn:single_threaded_cpu``). The
 single-threaded CPU backend simulates batch 1 only. Extra keyword arguments of ``Model``
-are GeNN preferences (``optimize_code=True`` is the default here). GeNN's build output lives in the cache
-(``$DELAYPROP_CACHE/genn/<key>``), never in the working directory.
+are GeNN preferences (``optimize_code=True`` is the default here). GeNN's build output
+lives in the cache (``$DELAYPROP_CACHE/genn/<key>``), never in the working directory.
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ from delayprop.graph import load_graph
 
 # target names (delayprop.export.targets.TARGETS; imported lazily with the writers)
 TARGETS = ("loihi2", "nir", "pynn", "spinnaker")
+# targets with a writer of their own, outside targets.TARGETS (no hardware profile)
+OWN_TARGETS = ("mlgenn",)
 
 __all__ = ["register"]
 
@@ -25,7 +27,9 @@ back and compared synapse by synapse, and a short report is printed (report.json
 
 Targets: spinnaker (PyNN lists + network.py for pyNN.spiNNaker, profile 'spinnaker';
 --profile spinnaker-delay-ext for delays up to 144 ticks), pynn (float weights,
-pyNN.nest), loihi2 (NIR + 8-bit mantissas/exponents), nir (float weights).
+pyNN.nest), loihi2 (NIR + 8-bit mantissas/exponents), nir (float weights), mlgenn
+(network.py building an mlGeNN Network from network.npz; with data, mlGeNN's
+InferenceCompiler evaluates it beside delayprop; needs mlGeNN, spike inputs only).
 
 --data NPZ re-simulates the original and the exported network in Brian2 and reports
 spike agreement and accuracy; --validate-in nest runs the PyNN script itself in NEST,
@@ -51,6 +55,11 @@ def _handle(args: argparse.Namespace) -> int:
         inputs, labels, num_steps = load_export_data(args.data, graph)
     elif args.validate_split:
         inputs, labels, num_steps = run_data(run, args.validate_split, args.limit)
+    if args.target == "mlgenn":            # its own writer: an mlGeNN script, no profile
+        from delayprop.export.mlgenn import export_mlgenn, format_report
+        print(format_report(export_mlgenn(graph, args.out, inputs, labels, num_steps,
+                                          args.readout)))
+        return 0
     result = export(graph, args.target, args.out, profile=args.profile,
                     max_fan_in=args.max_fan_in, fan_in=args.fan_in, rows=args.rows,
                     inputs=inputs, num_steps=num_steps, labels=labels,
@@ -136,7 +145,7 @@ def register(subparsers) -> None:
         "export", help="export a trained network (SpiNNaker/PyNN, Loihi 2, NIR)",
         description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", metavar="RUN", help=f"run directory with {FINAL_GRAPH}")
-    parser.add_argument("--target", required=True, choices=sorted(TARGETS))
+    parser.add_argument("--target", required=True, choices=sorted(TARGETS + OWN_TARGETS))
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--profile", help="hardware profile: built-in name "
                         "(spinnaker, spinnaker-delay-ext, loihi2) or a .toml/.json file")
