@@ -95,17 +95,36 @@ def _propagate_half(v="LambdaV", i="LambdaI", from_v="LambdaV", from_i="LambdaI"
             f"{v} = alphaHalf * ({from_v});\n")
 
 
+#: dropout of a LIF population's outgoing spikes: where this step's scale x comes from
+#: in ``DropScale`` (set by the trainer before each forward pass; 1 when evaluating)
+DROPOUT_MODES = {
+    "event": "DropScale[(batch * (int)num_steps + (int)round(t / dt)) * num_neurons + id]",
+    "neuron": "DropScale[batch * num_neurons + id]",
+}
+
+
 @functools.lru_cache(maxsize=None)
-def lif_train():
-    """LIF (as neurons.LIF) counting its spikes for the regulariser."""
+def lif_train(dropout: str | None = None):
+    """LIF (as neurons.LIF) counting its spikes for the regulariser.
+
+    With ``dropout`` (a key of DROPOUT_MODES) each step also sets ``x``, the factor its
+    spike carries to every synapse: 0 for a dropped spike, 1/(1-p) for a kept one. The
+    neuron itself spikes and resets either way (dropout acts on the spike output, as
+    ``nn.Dropout`` on a spike tensor); its synapses are graded pulses ``g * x_pre``.
+    """
+    extra = {}
+    sim_code = "V = alpha * V + (1.0 - alpha) * Isyn;"
+    if dropout is not None:
+        extra = dict(extra_global_params=[("DropScale", "scalar*")])
+        sim_code += f"\nx = {DROPOUT_MODES[dropout]};"
     return create_neuron_model(
-        "LIFTrain",
-        params=["tau_mem", "v_thresh", "v_reset"],
+        "LIFTrain" + (f"Drop_{dropout}" if dropout else ""),
+        params=["tau_mem", "v_thresh", "v_reset"] + (["num_steps"] if dropout else []),
         derived_params=[("alpha", exp_decay("tau_mem"))],
-        vars=[("V", "scalar"), ("SpikeCount", "scalar")],
-        sim_code="V = alpha * V + (1.0 - alpha) * Isyn;",
+        vars=[("V", "scalar"), ("SpikeCount", "scalar")] + ([("x", "scalar")] if dropout else []),
+        sim_code=sim_code,
         threshold_condition_code="V >= v_thresh",
-        reset_code="V = v_reset;\nSpikeCount += 1.0;")
+        reset_code="V = v_reset;\nSpikeCount += 1.0;", **extra)
 
 
 @functools.lru_cache(maxsize=None)
@@ -114,7 +133,9 @@ def lif_adjoint():
 
     ``RegDrive[id]`` (extra global parameter, set between the passes) is
     ``-dl_reg/dt_spike`` of the spike-count regulariser, the same for every spike of
-    neuron ``id`` in the batch.
+    neuron ``id`` in the batch. With dropout (``lif_train``) the outgoing adjoint synapses
+    read the spike's factor ``x`` from the tape (``pre_tape_vars``), so they see what the
+    forward ones carried: a dropped spike adds nothing to the gradients or to ``RevISyn``.
     """
     return create_adjoint_neuron_model(
         "LIFAdjoint",

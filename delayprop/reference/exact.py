@@ -194,8 +194,9 @@ class _Instance:
     valid only if the neuron's state has not changed since it was computed (``version``).
     """
 
-    def __init__(self, net: _Network, arrivals: dict):
+    def __init__(self, net: _Network, arrivals: dict, scale: dict | None = None):
         self.net, self.heap, self.arrivals = net, [], arrivals
+        self.scale = scale or {}                           # pop -> [T, size] spike factors
         self.state = {n: ([p.v_init] * p.size, [[0.0] * len(p.taus) for _ in range(p.size)],
                           [0.0] * p.size, [0] * p.size, [math.inf] * p.size)
                       for n, p in net.pops.items() if p.kind == "lif"}
@@ -259,12 +260,19 @@ class _Instance:
                               f"in one batch instance before {t:.6g} ms: runaway activity "
                               f"(check weights, recurrent zero delays and v_reset)")
         v[j] = pop.v_reset
+        factor = 1.0
+        if name in self.scale:        # the step whose interval (k dt, (k+1) dt] holds t
+            table = self.scale[name]
+            k_step = min(max(math.ceil(t / float(self.net.graph.dt) - 1e-9) - 1, 0),
+                         len(table) - 1)
+            factor = float(table[k_step, j])
         for d, target, post, k, w in self.net.lists.get((name, j), ()):
-            if t + d <= self.net.t_end:
-                self.late[target].append((t + d, post, k, w))
+            if t + d <= self.net.t_end and factor != 0.0:
+                self.late[target].append((t + d, post, k, w * factor))
                 if target in self.state:
                     self.seq += 1
-                    heapq.heappush(self.heap, (t + d, 0, self.seq, target, post, k, w))
+                    heapq.heappush(self.heap, (t + d, 0, self.seq, target, post, k,
+                                               w * factor))
         self._schedule(name, j, t)
 
     def result(self, name: str) -> tuple:
@@ -311,7 +319,8 @@ def _samples(pop: _Pop, times: NDArray, dt: float, arrivals: tuple, spikes: tupl
 
 def simulate_exact(graph: NetworkGraph, inputs: Mapping, num_steps: int,
                    delays_ms: Mapping | None = None,
-                   weights: Mapping | None = None) -> ExactResult:
+                   weights: Mapping | None = None,
+                   spike_scale: Mapping | None = None) -> ExactResult:
     """Simulate ``graph`` exactly in continuous time (see the module docstring).
 
     Parameters
@@ -331,6 +340,10 @@ def simulate_exact(graph: NetworkGraph, inputs: Mapping, num_steps: int,
         ``delay_steps * dt``).
     weights : dict of str to array, optional
         Real-valued weights per synapse of the named projections.
+    spike_scale : dict of str to array, optional
+        Per ``'lif'`` population, ``[batch, num_steps, size]`` factors: a spike of neuron j
+        at time t in ``(k dt, (k + 1) dt]`` reaches every synapse with its weight times
+        ``spike_scale[b, k, j]`` (dropout: 0 or 1/(1-p)); the neuron resets either way.
 
     Returns
     -------
@@ -354,11 +367,13 @@ def simulate_exact(graph: NetworkGraph, inputs: Mapping, num_steps: int,
     """
     batch, events = _input_events(graph, inputs, num_steps)
     net = _Network(graph, num_steps, weights, delays_ms)
+    scales = _check_scale(graph, spike_scale, batch, net)
     samples = {n: np.empty((batch, net.num_steps, p.size)) for n, p in net.pops.items()}
     spikes = {n: [] for n, p in net.pops.items() if p.kind == "lif"}
     currents = {n: [] for n in spikes}
     for b in range(batch):
-        inst = _Instance(net, net.input_arrivals(events, b))
+        inst = _Instance(net, net.input_arrivals(events, b),
+                         {n: a[b] for n, a in scales.items()})
         inst.run()
         for name in net.pops:
             samples[name][b], t_s, ids, cur = inst.result(name)
@@ -369,6 +384,20 @@ def simulate_exact(graph: NetworkGraph, inputs: Mapping, num_steps: int,
         if graph.population(name).kind == "spike_source":
             spikes[name] = [(t, i) for t, i, _ in per_instance]    # sorted by check_inputs
     return ExactResult(spikes, samples, currents, net.sample_times)
+
+
+def _check_scale(graph: NetworkGraph, spike_scale, batch: int, net: _Network) -> dict:
+    out = {}
+    for name, values in (spike_scale or {}).items():
+        pop = net.pops.get(name)
+        if pop is None or pop.kind != "lif":
+            raise ConfigError(f"spike_scale: '{name}' is not a 'lif' population")
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != (batch, net.num_steps, pop.size) or not np.all(np.isfinite(arr)):
+            raise ConfigError(f"spike_scale['{name}']: expected finite values of shape "
+                              f"{(batch, net.num_steps, pop.size)}, got {arr.shape}")
+        out[name] = arr
+    return out
 
 
 # ----------------------------------------------------------------------------------- losses
@@ -425,12 +454,13 @@ def _check_readout(graph: NetworkGraph, name: str, readout: str) -> None:
 
 def exact_loss(graph: NetworkGraph, inputs: Mapping, num_steps: int, labels,
                readout_population: str, readout: str = "sum",
-               delays_ms: Mapping | None = None, weights: Mapping | None = None) -> float:
+               delays_ms: Mapping | None = None, weights: Mapping | None = None,
+               spike_scale: Mapping | None = None) -> float:
     """Loss of the exact simulation (mean over the batch).
 
     Parameters
     ----------
-    graph, inputs, num_steps, delays_ms, weights
+    graph, inputs, num_steps, delays_ms, weights, spike_scale
         As for :func:`simulate_exact`.
     labels : array of int, shape [batch], or None
         Class per instance (ignored for ``'sum_squared'``).
@@ -451,7 +481,8 @@ def exact_loss(graph: NetworkGraph, inputs: Mapping, num_steps: int, labels,
         Labels of the wrong shape or range.
     """
     _check_readout(graph, readout_population, readout)
-    result = simulate_exact(graph, inputs, num_steps, delays_ms=delays_ms, weights=weights)
+    result = simulate_exact(graph, inputs, num_steps, delays_ms=delays_ms, weights=weights,
+                            spike_scale=spike_scale)
     return loss_from_samples(result.samples[readout_population], labels, readout, graph.dt)
 
 
@@ -464,13 +495,16 @@ def finite_difference(graph: NetworkGraph, inputs: Mapping, num_steps: int, labe
                       readout_population: str, readout: str, projection: str,
                       parameter: str = "weight", indices=None, eps: float | None = None,
                       *, delays_ms: Mapping | None = None, weights: Mapping | None = None,
-                      check_kinks: bool = True) -> NDArray[np.float64]:
+                      check_kinks: bool = True,
+                      spike_scale: Mapping | None = None) -> NDArray[np.float64]:
     """Central finite differences of :func:`exact_loss` per synapse of one projection.
 
     Parameters
     ----------
     graph, inputs, num_steps, labels, readout_population, readout, delays_ms, weights
         As for :func:`exact_loss`; ``delays_ms``/``weights`` are the point of expansion.
+    spike_scale : dict, optional
+        As for :func:`simulate_exact`: the same (dropout) factors for every evaluation.
     projection : str
         Name of the projection whose synapses are perturbed.
     parameter : {'weight', 'delay'}
@@ -513,7 +547,7 @@ def finite_difference(graph: NetworkGraph, inputs: Mapping, num_steps: int, labe
     point = {"weight": {n: p[0] for n, p in params.items()},
              "delay": {n: p[1] for n, p in params.items()}}
     base = simulate_exact(graph, inputs, num_steps, delays_ms=point["delay"],
-                          weights=point["weight"])
+                          weights=point["weight"], spike_scale=spike_scale)
     loss_from_samples(base.samples[readout_population], labels, readout, graph.dt)
     grads = np.empty(len(idx))
     for out, syn in enumerate(idx):
@@ -526,7 +560,7 @@ def finite_difference(graph: NetworkGraph, inputs: Mapping, num_steps: int, labe
             moved = {**point, parameter: {n: a.copy() for n, a in point[parameter].items()}}
             moved[parameter][projection][syn] = value + step
             res = simulate_exact(graph, inputs, num_steps, delays_ms=moved["delay"],
-                                 weights=moved["weight"])
+                                 weights=moved["weight"], spike_scale=spike_scale)
             now, before = _spike_counts(graph, res), _spike_counts(graph, base)
             changed = [n for n in now if not np.array_equal(now[n], before[n])]
             if changed:

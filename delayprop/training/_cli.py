@@ -24,6 +24,10 @@ _OPTIONS = [
     ("--delays", str, "connections with (learned) delays, comma-separated: input_hidden "
                       "(default), hidden_output or input_hidden,hidden_output; each in "
                       "0..D-1 steps (--max-delay)"),
+    ("--dropout", float, "probability that a hidden spike is dropped in training (kept "
+                          "ones count 1/(1-p)); 0: off"),
+    ("--dropout-mode", str, "event (each spike, the default) or neuron (each hidden "
+                            "neuron for a whole sample)"),
     ("--lr", float, "peak learning rate of the weights (OneCycle)"),
     ("--delay-lr", float, "learning rate of the delays (cosine annealing)"),
     ("--weight-sd", float, "sd of the initial input->hidden weights (for 40 inputs)"),

@@ -44,7 +44,7 @@ DATASETS = ("rawhd", "shd", "ssc", "audio")
 #: connections that may have (learned) delays, each 0..max_delay-1 steps
 DELAYED = ("input_hidden", "hidden_output")
 #: the value of a setting that a run's config.json lacks (the run predates it)
-ABSENT_FROM_OLD_RUNS = {"delays": "input_hidden"}
+ABSENT_FROM_OLD_RUNS = {"delays": "input_hidden", "dropout": 0.0, "dropout_mode": "event"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class ExperimentConfig:
     max_delay: int = 25                  # ring size D: delays 0..D-1 steps (--max-delay)
     delays: str = "input_hidden"         # connections with delays (--delays), see DELAYED
     delay_learning: bool = True
+    dropout: float = 0.0                 # of hidden spikes in training (EventPropCompiler)
+    dropout_mode: str = "event"          # 'event': each spike; 'neuron': per sample
     sparsity: float = 0.0                # fraction of input->hidden synapses absent
     tau_mem: float = 20.0
     tau_syn: float = 5.0
@@ -104,6 +106,11 @@ class ExperimentConfig:
         if not parts or len(set(parts)) != len(parts) or not set(parts) <= set(DELAYED):
             raise ConfigError(f"delays must name connections among {', '.join(DELAYED)} "
                               f"(comma-separated), got {self.delays!r}")
+        if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
+            raise ConfigError(f"dropout must be a probability in [0, 1), got {self.dropout!r}")
+        if self.dropout_mode not in ("event", "neuron"):
+            raise ConfigError(f"dropout_mode must be 'event' or 'neuron', got "
+                              f"{self.dropout_mode!r}")
         if not 0.0 <= self.sparsity < 1.0:
             raise ConfigError(f"sparsity must lie in [0, 1), got {self.sparsity}")
         for name in ("lr", "delay_lr", "weight_sd", "out_weight_sd", "reg_lambda"):
@@ -242,7 +249,8 @@ def make_compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch):
                              batch_size=cfg.batch_size, delay_learning=learn or False,
                              delay_optimiser=Adam(delay_lr), reg_lambda=cfg.reg_lambda,
                              reg_nu_upper=cfg.reg_nu_upper, precision=cfg.precision,
-                             backend=cfg.backend, seed=cfg.seed, rewiring=rewiring)
+                             backend=cfg.backend, seed=cfg.seed, rewiring=rewiring,
+                             dropout=cfg.dropout, dropout_mode=cfg.dropout_mode)
 
 
 def _augmentation(cfg: ExperimentConfig, inp) -> dict:
