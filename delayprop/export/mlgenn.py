@@ -14,7 +14,10 @@ readout="sum_var")`` (the voltage-sum readout), ``tau_syn`` -> ``Exponential(sca
 (GeNN's ExpCurr scaling), per-synapse delays -> mlGeNN's dendritic delays with
 ``max_delay_steps = D - 1`` (its ring holds ``1 + max_delay_steps`` slots), every
 projection as explicit sparse connectivity (``pre_ind``/``post_ind``).
-``spike_source`` -> ``SpikeInput``. ``graded_input`` has no counterpart: mlGeNN's
+``spike_source`` -> ``SpikeInput``. mlGeNN 2.3's inference resets neuron variables
+between trials but not the delay rings, the synaptic currents or the spikes of the last
+step (delivered in the next trial's first step); the script's ``ClearDendriticDelays``
+callback empties them, so that trials are independent as in delayprop. ``graded_input`` has no counterpart: mlGeNN's
 connections add a fixed weight per spike, so a graded event's ``weight * value`` cannot be
 expressed (train on spikes, e.g. ``--encode sigma_delta``, to export to mlGeNN).
 
@@ -61,9 +64,10 @@ PROJECTIONS = {projections}
 
 
 class ClearDendriticDelays(Callback):
-    """Empty every connection's dendritic-delay ring and synaptic current before each
-    batch, so that trials are independent as in delayprop (mlGeNN 2.3's inference resets
-    neuron variables only): pass it in the callbacks of evaluate/predict."""
+    """Empty every connection's dendritic-delay ring and synaptic current, and every
+    population's spikes of the last step, before each batch, so that trials are
+    independent as in delayprop (mlGeNN 2.3's inference resets neuron variables only):
+    pass it in the callbacks of evaluate/predict."""
 
     def set_params(self, compiled_network, **kwargs):
         self._compiled = compiled_network
@@ -71,12 +75,24 @@ class ClearDendriticDelays(Callback):
     def on_batch_begin(self, batch):
         model = self._compiled.genn_model
         for group in model.synapse_populations.values():
-            if group.max_dendritic_delay_timesteps > 1:
+            try:
                 ring = model._runtime.get_array(group, "denDelay")
+            except IndexError:                  # a group without dendritic delays
+                ring = None
+            if ring is not None:
                 np.asarray(ring.host_view)[:] = 0
                 ring.push_to_device()
             group.out_post.view[:] = 0          # the synaptic current (GeNN's inSyn)
             group.out_post.push_to_device()
+            # the source's spikes of the previous trial's last step, which this trial's
+            # first step would deliver (GeNN 5.4 keeps them with one of the outgoing
+            # groups, as "srcSpkCnt")
+            try:
+                count = model._runtime.get_array(group, "srcSpkCnt")
+            except IndexError:
+                continue
+            np.asarray(count.host_view)[:] = 0
+            count.push_to_device()
 
 
 def _neuron(p, max_spikes):

@@ -41,12 +41,13 @@ def random_graph(seed=1):
 
 
 def random_trials(seed=2):
-    """Trials driving different halves of the input, so that the class varies."""
+    """Trials driving different halves of the input, so that the class varies; spikes up
+    to the last step, whose effects must not leak into the next trial."""
     rng = np.random.default_rng(seed)
     trials = []
     for b in range(TRIALS):
         rate = np.where((np.arange(N_IN) < N_IN // 2) == (b % 2 == 0), 0.09, 0.01)
-        steps, ids = np.nonzero(rng.random((T - 25, N_IN)) < rate)
+        steps, ids = np.nonzero(rng.random((T, N_IN)) < rate)   # up to the last step
         trials.append((steps, ids))
     return trials
 
