@@ -278,3 +278,33 @@ def test_scalar_egp_and_real_delay_are_refused_at_definition():
 def test_unknown_genn_preference_is_refused():
     with pytest.raises(ConfigError, match="not preferences"):
         Model("double", "p", "genn", optimise_kode=True)
+
+
+def test_network_graph_simulated_through_genn_equals_cpu():
+    """simulate_graph (the engine behind export validation) runs on backend 'genn' too:
+    a graded-input graph, one trial, spikes and V equal to the CPU backend's."""
+    from delayprop.compile.graph_model import simulate_graph
+    from delayprop.graph import NetworkGraph, NeuronGroup, Projection
+    rng = np.random.default_rng(11)
+    pre, post = np.nonzero(rng.random((N_IN, N_HID)) < 0.4)
+    hp, hq = np.nonzero((rng.random((N_HID, N_HID)) < 0.1) & ~np.eye(N_HID, dtype=bool))
+    graph = NetworkGraph(
+        (NeuronGroup("x", N_IN, "graded_input"),
+         NeuronGroup("hidden", N_HID, "lif", tau_mem=20.0, v_thresh=1.0),
+         NeuronGroup("out", N_OUT, "li", tau_mem=10.0)),
+        (Projection("xh", "x", "hidden", pre, post, rng.normal(1.0, 0.4, len(pre)),
+                    rng.integers(0, D_IH, len(pre)), D_IH, 5.0),
+         Projection("hh", "hidden", "hidden", hp, hq, rng.normal(0, 0.4, len(hp)),
+                    rng.integers(0, D_HH, len(hp)), D_HH, 3.0),
+         Projection("ho", "hidden", "out", np.repeat(np.arange(N_HID), N_OUT),
+                    np.tile(np.arange(N_OUT), N_HID), rng.normal(0, 0.5, N_HID * N_OUT),
+                    rng.integers(0, D_HO, N_HID * N_OUT), D_HO, 5.0)))
+    x = random_input(11, graded=True)[None]
+    runs = [simulate_graph(graph, {"x": x}, T, record_v=("hidden", "out"), backend=b)
+            for b in ("genn", "cpu")]
+    steps, ids = runs[1].spikes["hidden"][0]
+    assert len(steps) > 40
+    for a, b in zip(runs[0].spikes["hidden"][0], runs[1].spikes["hidden"][0]):
+        np.testing.assert_array_equal(a, b)
+    for name in ("hidden", "out"):
+        np.testing.assert_allclose(runs[0].v[name], runs[1].v[name], rtol=0, atol=1e-9)
