@@ -28,6 +28,8 @@ class BatchResult:
     correct: np.ndarray         # per instance, bool
     spikes: float               # hidden spikes summed over instances and neurons
     num_hidden: int
+    totals: np.ndarray | None = None   # [loss, correct, spikes] summed over the batch
+    size: int = 0                       # instances of the (global) batch
 
 
 class BatchLoop:
@@ -77,29 +79,58 @@ class BatchLoop:
             feeder.augment = (augmentation, self.rng)
 
     # ------------------------------------------------------------------ one batch
-    def _run_batch(self, feeders, labels, indices, train: bool) -> BatchResult:
-        """Forward pass of one batch; with ``train``, gradients and one optimiser step."""
-        n = len(indices)
-        counts = self._forward(feeders, labels, indices, dropout=train)
-        if train:
-            grads = self._gradients(n, counts)
-            for rewired in self.rewired.values():        # RigL: gradients of absent synapses
-                rewired.observe(n, *self._batch_position)
-            self._apply(grads)
+    def _run_batch(self, feeders, labels, indices, train: bool,
+                   shard: bool = True) -> BatchResult:
+        """Forward pass of one batch; with ``train``, gradients and one optimiser step.
+
+        With ``shard`` the batch is global: this rank simulates its shard
+        (:mod:`delayprop.training.parallel`), and gradients and metrics are summed over
+        the ranks (``loss``/``correct`` of the result are then this rank's instances,
+        ``totals`` the sums over the whole batch)."""
+        comm = self.comm if shard else None
+        total = len(indices)
+        lo, hi = comm.shard_range(total) if comm else (0, total)
+        local = indices[lo:hi]
+        n = len(local)
+        self._shard = (lo, total)
+        counts = self._forward(feeders, labels, local) if n else \
+            [np.zeros((0, self.model.neuron_populations[p].size)) for p in self.hidden]
         rt = self.runtime
         z = rt.readout_sum(self.readout.name)[:n]
-        return BatchResult(rt.loss()[:n].astype(np.float64).copy(),
-                           np.argmax(z, axis=1) == labels[indices],
-                           float(sum(c.sum() for c in counts)),
-                           sum(self.model.neuron_populations[p].size for p in self.hidden))
+        loss = rt.loss()[:n].astype(np.float64).copy()
+        correct = np.argmax(z, axis=1) == labels[local]
+        spikes = float(sum(c.sum() for c in counts))
+        sums = {"metrics": np.array([loss.sum(), correct.sum(), spikes])}
+        if train:
+            count_mean = None
+            if self.compiler.reg_lambda:            # the drive needs the global batch mean
+                count_mean = [m / total for m in self._sum(
+                    {str(i): c.sum(axis=0) for i, c in enumerate(counts)}).values()]
+            sums.update(self._gradients(n, counts, mean=False, count_mean=count_mean))
+            probes = {}
+            for name, rewired in self.rewired.items():   # RigL: gradients of absent synapses
+                if rewired.wants_probe(*self._batch_position):
+                    probes[f"probe.{name}"] = rewired.probe_sum(n)
+            sums.update(probes)
+        sums = self._sum(sums) if comm else sums
+        if train:
+            for name, rewired in self.rewired.items():
+                probe = sums.pop(f"probe.{name}", None)
+                rewired.observe(None if probe is None else probe / total)
+            metrics = sums.pop("metrics")
+            self._apply({k: v / total for k, v in sums.items()})
+            sums["metrics"] = metrics
+        return BatchResult(loss, correct, spikes,
+                           sum(self.model.neuron_populations[p].size for p in self.hidden),
+                           totals=sums["metrics"], size=total)
 
-    def _forward(self, feeders, labels, indices, dropout: bool = False) -> list[np.ndarray]:
-        """Load a batch and run its forward pass; return hidden spike counts per instance.
-        ``dropout``: drop hidden spikes as the compiler says (training), else keep all."""
+    def _sum(self, arrays: dict) -> dict:
+        return self.comm.sum(arrays)
+
+    def _forward(self, feeders, labels, indices) -> list[np.ndarray]:
+        """Load a batch and run its forward pass; return hidden spike counts per instance."""
         rt = self.runtime
         n = len(indices)
-        if self.compiler.dropout:
-            self._set_dropout(n, dropout)
         for f in feeders:
             f.set_batch(indices)
         rt.labels()[:n] = labels[indices]
@@ -110,30 +141,6 @@ class BatchLoop:
                 *(handles.var_name(p, handles.SPIKE_COUNT) for p in self.hidden),
                 handles.var_name(self.readout.name, handles.READOUT_SUM))
         return [rt.spike_count(p)[:n] for p in self.hidden]
-
-    def _set_dropout(self, n: int, active: bool) -> None:
-        """The factor ``x`` of every hidden spike of this batch (``DropScale``): 0 (dropped)
-        or 1/(1-p); all 1 when not ``active``. Drawn from (seed, epoch, batch), so a resumed
-        run draws what an uninterrupted one would. Kept in ``self.dropout_scale``."""
-        c = self.compiler
-        B, T = self.model.batch_size, c.example_timesteps
-        if not active and getattr(self, "_dropout_bound", None) == "ones":
-            return                                 # evaluation after evaluation
-        self._dropout_bound = "active" if active else "ones"
-        self.dropout_scale = {}
-        for pop in self.hidden:
-            size = self.model.neuron_populations[pop].size
-            shape = (B, T, size) if c.dropout_mode == "event" else (B, size)
-            scale = np.ones(shape)
-            if active:
-                rng = np.random.default_rng([c.seed, 0xD209, self.epoch,
-                                             self._batch_position[0],
-                                             self.hidden.index(pop)])
-                lo, total = getattr(self, "_shard", (0, n))
-                keep = rng.random((total,) + shape[1:])[lo:lo + n] >= c.dropout
-                scale[:n] = keep / (1.0 - c.dropout)
-            self.dropout_scale[pop] = scale[:n]
-            self.runtime.replace(handles.egp_name(pop, "DropScale"), scale.reshape(-1))
 
     def _grow_tapes(self, n: int) -> None:
         rt = self.runtime
@@ -156,7 +163,7 @@ class BatchLoop:
             for name in rt.tape_arrays(pop):
                 rt.resize(name)
 
-    def _backward(self, n: int, counts) -> None:
+    def _backward(self, n: int, counts, count_mean=None) -> None:
         """Backward pass of the last forward: the regulariser drive of every hidden
         population from its spike ``counts``, then gradients summed per thread into the
         (zeroed) gradient buffers, pulled to the host."""
@@ -165,7 +172,9 @@ class BatchLoop:
         for pop, count in zip(self.hidden, counts):
             drive = np.zeros(count.shape[1], rt.var(pop, "V").dtype)
             if c.reg_lambda:
-                mean = count.mean(axis=0)       # over the whole batch, not per instance
+                # over the whole (global) batch, not per instance
+                mean = count.mean(axis=0) if count_mean is None else \
+                    count_mean[self.hidden.index(pop)]
                 drive[...] = c.reg_lambda * np.maximum(mean - c.reg_nu_upper, 0.0)
             rt.replace(handles.egp_name(pop, handles.REG_DRIVE), drive)
         buffers = rt.names(None, ArrayRole.ADJOINT_WUVAR)

@@ -84,16 +84,22 @@ class Parameters:
                 self.opt_state[key] = optimiser.init_state(self.param(conn, key[-1]))
 
     # ------------------------------------------------------------------ learning
-    def _gradients(self, n: int, counts) -> dict[str, np.ndarray]:
-        """Backward pass of the last forward: mean gradients ``{'<conn>.g'|'<conn>.d': ...}``
-        in the layout of the parameter arrays."""
-        self._backward(n, counts)
+    def _gradients(self, n: int, counts, mean: bool = True,
+                   count_mean=None) -> dict[str, np.ndarray]:
+        """Backward pass of the last forward: gradients ``{'<conn>.g'|'<conn>.d': ...}`` in
+        the layout of the parameter arrays, the mean over the ``n`` instances (or with
+        ``mean=False`` their sum, to be summed over ranks; zeros when ``n`` is 0)."""
         rt = self.runtime
+        if n:
+            self._backward(n, counts, count_mean)
         grads = {}
         for conn in self.network.connections:
-            grads[f"{conn.name}.g"] = rt.gradient(conn.name).sum(axis=0) / n
+            parts = [(f"{conn.name}.g", rt.gradient(conn.name))]
             if conn.name in self.learned_delays:
-                grads[f"{conn.name}.d"] = rt.delay_gradient(conn.name).sum(axis=0) / n
+                parts.append((f"{conn.name}.d", rt.delay_gradient(conn.name)))
+            for key, per_thread in parts:
+                total = per_thread.sum(axis=0) if n else np.zeros(per_thread.shape[1:])
+                grads[key] = total / n if mean else total
         return grads
 
     def _apply(self, grads: dict[str, np.ndarray]) -> None:

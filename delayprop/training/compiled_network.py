@@ -37,6 +37,8 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
         self.initial = initial
         self.rng = rng
         self.runtime = model.runtime
+        self.comm = compiler.ranks()      # the ranks sharing each batch (training.parallel)
+        self.batch_size = compiler.batch_size   # the global batch
         self.epoch = 0
         self.step = 0                # optimiser steps taken
         self.total_steps = None      # set by train() for schedules
@@ -52,6 +54,7 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
                                                   self.rewire_rng)
                         for c in network.connections if c.name in rewiring}
         self._batch_position = (0, 1)
+        self._shard = (0, 0)          # (first row, size) of this rank's part of the batch
 
     # ------------------------------------------------------------------ description
     def config(self) -> dict:
@@ -63,7 +66,6 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
             "reg_lambda": c.reg_lambda, "reg_nu_upper": c.reg_nu_upper,
             "optimiser": repr(c.optimiser), "delay_optimiser": repr(c.delay_optimiser),
             "learned_delays": self.learned_delays,
-            **({"dropout": c.dropout, "dropout_mode": c.dropout_mode} if c.dropout else {}),
             "populations": [{"name": p.name, "size": p.size, "neuron": repr(p.neuron)}
                             for p in self.network.populations],
             "connections": [{"name": k.name, "source": k.source.name, "target": k.target.name,
@@ -99,6 +101,10 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
         if int(num_epochs) != num_epochs or num_epochs < 0:
             raise ConfigError(f"num_epochs must be a whole number >= 0, got {num_epochs!r}")
         feeders, n = self._feeders(x)
+        if augment and self.comm.size > 1:
+            raise ConfigError("augmentation is not supported in data-parallel training yet "
+                              "(each rank would draw its own shifts): train without "
+                              "--augment-shift/--augment-time-shift, or on one rank")
         self._set_augmentation(feeders, augment or {})
         labels = self._labels(y, n)
         if n == 0:
@@ -106,7 +112,7 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
         val = None
         if validation_x is not None:
             val = (validation_x, validation_y)
-        batches = -(-n // self.model.batch_size)
+        batches = -(-n // self.batch_size)
         end_epoch = self.epoch + int(num_epochs)
         if self.total_steps is None or self.total_steps < end_epoch * batches:
             self.total_steps = end_epoch * batches
@@ -117,35 +123,37 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
             cbs.on_epoch_begin(self, self.epoch, batches)
             t0 = time.perf_counter()
             order = self.rng.permutation(n) if shuffle else np.arange(n)
-            losses, correct, spikes = [], [], 0.0
+            sums = np.zeros(3)                        # loss, correct, spikes
+            seen = 0
             guard.skipped = 0
             for b in range(batches):
-                idx = order[b * self.model.batch_size:(b + 1) * self.model.batch_size]
+                idx = order[b * self.batch_size:(b + 1) * self.batch_size]
                 self._batch_position = (b, batches)
                 guard.before_batch(self)
                 res = self._run_batch(feeders, labels, idx, train=True)
-                if not guard.after_batch(self, res.loss, self.epoch + 1, b + 1, batches):
+                # the loss summed over all ranks: every rank decides alike
+                if not guard.after_batch(self, res.totals[:1], self.epoch + 1, b + 1,
+                                         batches):
                     continue
                 for rewired in self.rewired.values():
                     if rewired.due(b, batches, epoch_end=False):
-                        rewired.rewire()
-                losses.append(res.loss)
-                correct.append(res.correct)
-                spikes += res.spikes
-                cbs.on_batch_end(self, b, {"loss": float(res.loss.mean()),
-                                           "accuracy": float(res.correct.mean())})
-            if not losses:
+                        self._rewire(rewired)
+                sums += res.totals
+                seen += res.size
+                cbs.on_batch_end(self, b, {"loss": float(res.totals[0] / res.size),
+                                           "accuracy": float(res.totals[1] / res.size)})
+            if not seen:
                 raise NonFiniteError(f"every batch of epoch {self.epoch + 1} was NaN or "
                                      f"infinite and dropped; lower the learning rate (--lr)")
-            metrics = {"epoch": self.epoch + 1, "loss": float(np.concatenate(losses).mean()),
-                       "accuracy": float(np.concatenate(correct).mean()),
-                       "spikes_per_neuron": spikes / n / max(res.num_hidden, 1),
+            metrics = {"epoch": self.epoch + 1, "loss": float(sums[0] / seen),
+                       "accuracy": float(sums[1] / seen),
+                       "spikes_per_neuron": sums[2] / n / max(res.num_hidden, 1),
                        "seconds": time.perf_counter() - t0}
             if guard.skip:
                 metrics["skipped_batches"] = guard.skipped
             for rewired in self.rewired.values():
                 if rewired.due(batches - 1, batches, epoch_end=True):
-                    rewired.rewire()
+                    self._rewire(rewired)
                 metrics.update(rewired.metrics())
             metrics.update(self._delay_stats())
             if val is not None:
@@ -157,20 +165,23 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
         cbs.on_train_end(self)
         return self.history
 
+    def _rewire(self, rewired) -> None:
+        """Rewire on every rank alike, then check that the ranks agree."""
+        rewired.rewire()
+        self.comm.check_same(f"the connectivity of '{rewired.name}' after rewiring "
+                             f"(epoch {self.epoch + 1})", rewired.active)
+
     def evaluate(self, x: dict, y: dict) -> dict:
-        """Mean loss and accuracy on a data set (no learning)."""
+        """Mean loss and accuracy on a data set (no learning; the ranks share it)."""
         feeders, n = self._feeders(x)
         labels = self._labels(y, n)
-        losses, correct = [], []
-        for start in range(0, n, self.model.batch_size):
-            idx = np.arange(start, min(start + self.model.batch_size, n))
-            res = self._run_batch(feeders, labels, idx, train=False)
-            losses.append(res.loss)
-            correct.append(res.correct)
-        if not losses:
+        if n == 0:
             raise DataError("the evaluation set is empty")
-        return {"loss": float(np.concatenate(losses).mean()),
-                "accuracy": float(np.concatenate(correct).mean()), "samples": n}
+        sums = np.zeros(3)
+        for start in range(0, n, self.batch_size):
+            idx = np.arange(start, min(start + self.batch_size, n))
+            sums += self._run_batch(feeders, labels, idx, train=False).totals
+        return {"loss": float(sums[0] / n), "accuracy": float(sums[1] / n), "samples": n}
 
     def predict(self, x: dict) -> np.ndarray:
         """Readout values z [samples, classes] (argmax = predicted class)."""
@@ -179,19 +190,19 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
         out = []
         for start in range(0, n, self.model.batch_size):
             idx = np.arange(start, min(start + self.model.batch_size, n))
-            self._run_batch(feeders, labels, idx, train=False)
+            self._run_batch(feeders, labels, idx, train=False, shard=False)
             out.append(self.runtime.readout_sum(self.readout.name)[:len(idx)].copy())
         return np.concatenate(out)
 
     def gradients(self, x: dict, y: dict) -> dict[str, np.ndarray]:
         """dL/dw and, for learned delays, dL/dd (per step of delay) of the mean loss over
-        the first batch of ``x``, without changing any parameter (with the compiler's
-        dropout, as in training: the factors drawn are in ``dropout_scale``). Keys
+        the first batch of ``x``, without changing any parameter. Keys
         ``'<connection>.weight'`` / ``'<connection>.delay'``, values in synapse order."""
         feeders, n = self._feeders(x)
         labels = self._labels(y, n)
         idx = np.arange(min(n, self.model.batch_size))
-        counts = self._forward(feeders, labels, idx, dropout=True)
+        self._shard = (0, len(idx))
+        counts = self._forward(feeders, labels, idx)
         grads = self._gradients(len(idx), counts)
         out = {}
         for conn in self.network.connections:

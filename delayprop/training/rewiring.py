@@ -243,19 +243,30 @@ class RewiredConnection:
             self.net.upload_delays(self.name)
 
     # ------------------------------------------------------------------ RigL probe
-    def observe(self, n: int, batch_in_epoch: int, batches: int) -> None:
-        """After a backward pass: add this batch's G(d) if it lies in the window."""
-        self.batches_since += 1
+    def wants_probe(self, batch_in_epoch: int, batches: int) -> bool:
+        """Whether the coming batch's G(d) counts: it lies in the window before the next
+        rewiring point."""
         if not self.cfg.needs_probe:
-            return
+            return False
         window = self.cfg.grad_window
         period = self.cfg.every_batches or batches
-        position = (self.batches_since - 1) % period if self.cfg.every_batches \
-            else batch_in_epoch
-        if window is not None and position < period - window:
-            return
-        self.probe += dormant_gradients(self.net, self.conn, n, self.max_delay)
-        self.probe_batches += 1
+        position = self.batches_since % period if self.cfg.every_batches else batch_in_epoch
+        return window is None or position >= period - window
+
+    def probe_sum(self, n: int) -> np.ndarray:
+        """G(d) of the last backward pass summed over its ``n`` instances (zeros when
+        ``n`` is 0: a rank with no share of a short batch)."""
+        if not n:
+            return np.zeros_like(self.probe)
+        return dormant_gradients(self.net, self.conn, n, self.max_delay) * n
+
+    def observe(self, probe: np.ndarray | None) -> None:
+        """After a batch: count it, and add its G(d) (the batch mean, or None outside the
+        window; :meth:`wants_probe`)."""
+        self.batches_since += 1
+        if probe is not None:
+            self.probe += probe
+            self.probe_batches += 1
 
     # ------------------------------------------------------------------ rewiring
     def due(self, batch_in_epoch: int, batches: int, epoch_end: bool) -> bool:

@@ -1,0 +1,159 @@
+"""Data-parallel training (delayprop.training.parallel): the shard arithmetic, the
+divergence check, and N = 2 ranks under mpirun against one process (double precision,
+same global batch: the same weights, delays and metrics to 1e-9 relative)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from delayprop.training.parallel import (Communicator, RankDivergenceError, SingleProcess,
+                                         launched_ranks)
+
+WORKER = Path(__file__).with_name("mpi_worker.py")
+
+
+class FakeRanks(Communicator):
+    """Rank ``rank`` of ``size``, whose peers hold ``peer_digest`` (for the check)."""
+
+    def __init__(self, rank, size, peer_digest=None):
+        super().__init__()
+        self.rank, self.size, self.peer_digest = rank, size, peer_digest
+
+    def _allreduce(self, buffer):
+        return buffer * self.size           # every rank holds the same values
+
+    def _allgather(self, value):
+        return [value if self.peer_digest is None or r == self.rank else self.peer_digest
+                for r in range(self.size)]
+
+
+@pytest.mark.parametrize("total,size", [(32, 2), (7, 2), (1, 2), (10, 3), (5, 8)])
+def test_shards_cover_the_batch_once_in_order(total, size):
+    ranges = [FakeRanks(r, size).shard_range(total) for r in range(size)]
+    assert ranges[0][0] == 0 and ranges[-1][1] == total
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    sizes = [hi - lo for lo, hi in ranges]
+    assert max(sizes) - min(sizes) <= 1
+    assert max(sizes) <= FakeRanks(0, size).capacity(total)
+
+
+def test_one_reduction_packs_every_array():
+    comm = FakeRanks(0, 2)
+    out = comm.sum({"a": np.ones((2, 3)), "b": np.arange(4.0), "c": np.array([1.5])})
+    np.testing.assert_array_equal(out["a"], 2 * np.ones((2, 3)))
+    np.testing.assert_array_equal(out["b"], 2 * np.arange(4.0))
+    assert out["c"].shape == (1,) and comm.reductions == 1 and comm.bytes_reduced == 11 * 8
+    single = SingleProcess()
+    assert single.sum({"a": np.arange(3.0)})["a"].tolist() == [0, 1, 2]
+    assert single.reductions == 0 and single.shard_range(9) == (0, 9)
+
+
+def test_diverged_connectivity_is_an_error():
+    active = np.eye(4, dtype=bool)
+    FakeRanks(0, 2).check_same("the connectivity", active)          # all agree
+    with pytest.raises(RankDivergenceError, match="the connectivity of 'ih' differs between "
+                                                  r"ranks \(ranks \[1\]"):
+        FakeRanks(0, 2, peer_digest="x").check_same("the connectivity of 'ih'", active)
+
+
+def test_launchers_are_recognised(monkeypatch):
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS",
+                 "SLURM_STEP_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert launched_ranks() == 1
+    monkeypatch.setenv("SLURM_NTASKS", "4")          # an sbatch script, not an srun task
+    assert launched_ranks() == 1
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "3")
+    assert launched_ranks() == 3
+
+
+# ---------------------------------------------------------------------- under mpirun
+def _mpiexec() -> list[str] | None:
+    exe = shutil.which("mpiexec") or shutil.which("mpirun")
+    if exe is None:
+        return None
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+    # Open MPI refuses root and more ranks than cores unless told
+    return [exe, "--oversubscribe", "--allow-run-as-root"] if "Open MPI" in version \
+        else [exe]
+
+
+def _skip_reason() -> str | None:
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return "mpi4py is not installed (pip install 'delayprop[mpi]' mpich)"
+    if _mpiexec() is None:
+        return "no mpiexec/mpirun on PATH (pip install mpich, or a system MPI)"
+    return None
+
+
+needs_mpi = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
+
+
+def _run(tmp_path, ranks, kind, epochs, name, *extra):
+    out = tmp_path / f"{name}.npz"
+    cmd = [sys.executable, str(WORKER), str(out), kind, str(epochs), *extra]
+    if ranks > 1:
+        cmd = _mpiexec() + ["-n", str(ranks)] + cmd
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with np.load(out) as f:
+        result = {k: f[k] for k in f.files}
+    result["history"] = json.loads(str(result["history"]))
+    assert int(result["ranks"]) == ranks
+    return result
+
+
+def _assert_same(one, two):
+    arrays = [k for k in one if k not in ("history", "ranks", "reductions")]
+    assert arrays
+    for key in arrays:
+        if one[key].dtype == bool:
+            np.testing.assert_array_equal(two[key], one[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-9, atol=1e-12, err_msg=key)
+    assert len(one["history"]) == len(two["history"])
+    for a, b in zip(one["history"], two["history"]):
+        assert a.keys() == b.keys()
+        for key in a:
+            if key != "seconds":
+                np.testing.assert_allclose(b[key], a[key], rtol=1e-9, err_msg=key)
+
+
+@needs_mpi
+def test_two_ranks_train_as_one_process(tmp_path):
+    """Dense delays, spike-count regulariser and dropout; 21 samples in batches of 5, so
+    the last batch leaves rank 1 without a sample."""
+    one = _run(tmp_path, 1, "plain", 2, "one")
+    two = _run(tmp_path, 2, "plain", 2, "two")
+    _assert_same(one, two)
+    assert not np.allclose(one["ih.d"], _run(tmp_path, 1, "plain", 1, "short")["ih.d"]), \
+        "the second epoch changed nothing: the comparison would prove nothing"
+
+
+@needs_mpi
+def test_two_ranks_rewire_as_one_process(tmp_path):
+    """RigL every 2 batches, regrowth at the gradient's best delay."""
+    one = _run(tmp_path, 1, "rigl", 2, "one")
+    two = _run(tmp_path, 2, "rigl", 2, "two")
+    assert sum(h["ih_dropped"] for h in one["history"]) > 0, "nothing was rewired"
+    _assert_same(one, two)
+    # one Allreduce per optimiser step (2 epochs x 5 batches) and per validation batch
+    # (2 epochs x 2)
+    assert int(two["reductions"]) == 2 * 5 + 2 * 2
+
+
+@needs_mpi
+def test_resume_with_another_number_of_ranks(tmp_path):
+    ckpt = tmp_path / "epoch1.npz"
+    _run(tmp_path, 2, "rigl", 1, "first", "--save", str(ckpt))
+    resumed = _run(tmp_path, 1, "rigl", 1, "resumed", "--load", str(ckpt))
+    _assert_same(_run(tmp_path, 1, "rigl", 2, "straight"), resumed)
