@@ -93,7 +93,7 @@ class BatchLoop:
         local = indices[lo:hi]
         n = len(local)
         self._shard = (lo, total)
-        counts = self._forward(feeders, labels, local) if n else \
+        counts = self._forward(feeders, labels, local, dropout=train) if n else \
             [np.zeros((0, self.model.neuron_populations[p].size)) for p in self.hidden]
         rt = self.runtime
         z = rt.readout_sum(self.readout.name)[:n]
@@ -127,10 +127,13 @@ class BatchLoop:
     def _sum(self, arrays: dict) -> dict:
         return self.comm.sum(arrays)
 
-    def _forward(self, feeders, labels, indices) -> list[np.ndarray]:
-        """Load a batch and run its forward pass; return hidden spike counts per instance."""
+    def _forward(self, feeders, labels, indices, dropout: bool = False) -> list[np.ndarray]:
+        """Load a batch and run its forward pass; return hidden spike counts per instance.
+        ``dropout``: drop hidden spikes as the compiler says (training), else keep all."""
         rt = self.runtime
         n = len(indices)
+        if self.compiler.dropout:
+            self._set_dropout(n, dropout)
         for f in feeders:
             f.set_batch(indices)
         rt.labels()[:n] = labels[indices]
@@ -141,6 +144,30 @@ class BatchLoop:
                 *(handles.var_name(p, handles.SPIKE_COUNT) for p in self.hidden),
                 handles.var_name(self.readout.name, handles.READOUT_SUM))
         return [rt.spike_count(p)[:n] for p in self.hidden]
+
+    def _set_dropout(self, n: int, active: bool) -> None:
+        """The factor ``x`` of every hidden spike of this batch (``DropScale``): 0 (dropped)
+        or 1/(1-p); all 1 when not ``active``. Drawn from (seed, epoch, batch), so a resumed
+        run draws what an uninterrupted one would. Kept in ``self.dropout_scale``."""
+        c = self.compiler
+        B, T = self.model.batch_size, c.example_timesteps
+        if not active and getattr(self, "_dropout_bound", None) == "ones":
+            return                                 # evaluation after evaluation
+        self._dropout_bound = "active" if active else "ones"
+        self.dropout_scale = {}
+        for pop in self.hidden:
+            size = self.model.neuron_populations[pop].size
+            shape = (B, T, size) if c.dropout_mode == "event" else (B, size)
+            scale = np.ones(shape)
+            if active:
+                rng = np.random.default_rng([c.seed, 0xD209, self.epoch,
+                                             self._batch_position[0],
+                                             self.hidden.index(pop)])
+                lo, total = getattr(self, "_shard", (0, n))
+                keep = rng.random((total,) + shape[1:])[lo:lo + n] >= c.dropout
+                scale[:n] = keep / (1.0 - c.dropout)
+            self.dropout_scale[pop] = scale[:n]
+            self.runtime.replace(handles.egp_name(pop, "DropScale"), scale.reshape(-1))
 
     def _grow_tapes(self, n: int) -> None:
         rt = self.runtime

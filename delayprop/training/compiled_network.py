@@ -66,6 +66,7 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
             "reg_lambda": c.reg_lambda, "reg_nu_upper": c.reg_nu_upper,
             "optimiser": repr(c.optimiser), "delay_optimiser": repr(c.delay_optimiser),
             "learned_delays": self.learned_delays,
+            **({"dropout": c.dropout, "dropout_mode": c.dropout_mode} if c.dropout else {}),
             "populations": [{"name": p.name, "size": p.size, "neuron": repr(p.neuron)}
                             for p in self.network.populations],
             "connections": [{"name": k.name, "source": k.source.name, "target": k.target.name,
@@ -196,13 +197,14 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
 
     def gradients(self, x: dict, y: dict) -> dict[str, np.ndarray]:
         """dL/dw and, for learned delays, dL/dd (per step of delay) of the mean loss over
-        the first batch of ``x``, without changing any parameter. Keys
+        the first batch of ``x``, without changing any parameter (with the compiler's
+        dropout, as in training: the factors drawn are in ``dropout_scale``). Keys
         ``'<connection>.weight'`` / ``'<connection>.delay'``, values in synapse order."""
         feeders, n = self._feeders(x)
         labels = self._labels(y, n)
         idx = np.arange(min(n, self.model.batch_size))
         self._shard = (0, len(idx))
-        counts = self._forward(feeders, labels, idx)
+        counts = self._forward(feeders, labels, idx, dropout=True)
         grads = self._gradients(len(idx), counts)
         out = {}
         for conn in self.network.connections:

@@ -22,8 +22,8 @@ import numpy as np
 from delayprop.compile import Model, TrainingSpec, init_postsynaptic, init_weight_update
 from delayprop.errors import ConfigError
 from delayprop.genn_models import ExpCurr, GradedInput as GradedInputModel, SpikeSourceArray
-from delayprop.genn_models.adjoint import (lif_adjoint, lif_train, pulse_adjoint, pulse_train,
-                                           readout_adjoint, readout_train)
+from delayprop.genn_models.adjoint import (DROPOUT_MODES, lif_adjoint, lif_train, pulse_adjoint,
+                                           pulse_train, readout_adjoint, readout_train)
 from delayprop.training.connectivity import sample_values
 from delayprop.training.losses import Loss
 from delayprop.training.network import Connection, Network, Population
@@ -74,6 +74,13 @@ class EventPropCompiler:
         ``'auto'`` (the default) chooses graded inputs, which have an event at nearly
         every step (RawHD: several times faster), and keeps spike inputs on the ring.
         True chooses every input, False none.
+    dropout : float
+        Probability p that a spike of a hidden (LIF) population is dropped in training: it
+        reaches no synapse (and so brings no adjoint from downstream); kept spikes carry
+        1/(1-p). Seeded by ``seed``, epoch and batch; none in evaluation. 0 disables it.
+    dropout_mode : str
+        ``'event'``: every spike independently (``nn.Dropout`` on the spike tensor);
+        ``'neuron'``: every hidden neuron of every sample, for the whole trial.
     communicator : parallel.Communicator, optional
         The ranks that share each batch (data-parallel training,
         :mod:`delayprop.training.parallel`); ``batch_size`` is then the global batch and
@@ -95,6 +102,8 @@ class EventPropCompiler:
     max_spikes: int | None = None
     trial_inputs: bool | str | list = "auto"
     rewiring: dict = field(default_factory=dict)
+    dropout: float = 0.0
+    dropout_mode: str = "event"
     communicator: object = None
 
     def __post_init__(self):
@@ -114,6 +123,11 @@ class EventPropCompiler:
         self.delay_optimiser = self.delay_optimiser or Adam(1e-1)
         if self.reg_lambda < 0:
             raise ConfigError(f"reg_lambda must be >= 0, got {self.reg_lambda}")
+        if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
+            raise ConfigError(f"dropout must be a probability in [0, 1), got {self.dropout!r}")
+        if self.dropout_mode not in DROPOUT_MODES:
+            raise ConfigError(f"dropout_mode must be one of {sorted(DROPOUT_MODES)}, got "
+                              f"{self.dropout_mode!r}")
 
     # ------------------------------------------------------------------ checks
     def _check(self, network: Network) -> tuple[Population, list[Connection]]:
@@ -226,10 +240,13 @@ class EventPropCompiler:
             model.add_neuron_population(pop.name, pop.size, GradedInputModel,
                                         {"num_steps": T})
         elif isinstance(n, LeakyIntegrateFire):
+            params = {"tau_mem": n.tau_mem, "v_thresh": n.v_thresh, "v_reset": n.v_reset}
+            init = {"V": 0.0, "SpikeCount": 0.0}
+            if self.dropout:
+                params["num_steps"], init["x"] = T, 1.0
             model.add_neuron_population(
-                pop.name, pop.size, lif_train(),
-                {"tau_mem": n.tau_mem, "v_thresh": n.v_thresh, "v_reset": n.v_reset},
-                {"V": 0.0, "SpikeCount": 0.0}, adjoint=lif_adjoint(),
+                pop.name, pop.size, lif_train(self.dropout_mode if self.dropout else None),
+                params, init, adjoint=lif_adjoint(),
                 adjoint_params={"tau_syn": tau_syn})
         else:
             model.add_neuron_population(
@@ -244,7 +261,9 @@ class EventPropCompiler:
         n = len(pre)
         weight = sample_values(conn.connectivity.weight, rng, n, f"connection '{conn.name}' "
                                f"weight")
-        graded = isinstance(src.neuron, GradedInput)
+        # a hidden source with dropout carries a factor per spike, as a graded input does
+        graded = isinstance(src.neuron, GradedInput) or \
+            bool(self.dropout and isinstance(src.neuron, LeakyIntegrateFire))
         delayed = conn.has_delay
         values = {"g": weight}
         real = {}
