@@ -328,8 +328,12 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     from delayprop.training import ProgressBar
     from delayprop.training.journal import RunJournal, resume as resume_run
     from delayprop.data import data_record
-    from delayprop.training.plots import plot_learning_curve
+    from delayprop.training.parallel import world
+
     out_dir = Path(out_dir)
+    # under mpirun every rank trains its shard of each batch; rank 0 alone writes the run
+    comm = world()
+    root = comm.is_root
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir} is a file, not a directory")
     with storage.guarded(out_dir, "read"):
@@ -354,57 +358,73 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
         _check_hardware(cfg, graded)
     net_desc, inp, hid, out, ih = build_network(cfg, train.num_channels, train.num_classes,
                                                  graded)
-    with storage.guarded(out_dir, "create"):
-        out_dir.mkdir(parents=True, exist_ok=True)
+    comm.barrier()                   # every rank has checked the directory before rank 0 writes
+    if root:
+        with storage.guarded(out_dir, "create"):
+            out_dir.mkdir(parents=True, exist_ok=True)
     batches = -(-len(y_train) // cfg.batch_size)
     compiler = make_compiler(cfg, out, ih, num_steps, batches)
     net = compiler.compile(net_desc, name=f"run_{cfg.data}")
     try:
-        meta = resume_run(out_dir, net) if resume else None
+        meta = resume_run(out_dir, net, write=root) if resume else None
         if meta is not None:
             logger.info("resumed %s at epoch %d", out_dir, meta["epoch"])
         else:
             _warn_unconnected(net, cfg)
-            if not (out_dir / "graph_initial.npz").exists():
+            if root and not (out_dir / "graph_initial.npz").exists():
                 with storage.guarded(out_dir / "graph_initial.npz"):
                     save_graph(out_dir / "graph_initial.npz", net.to_graph())
         # only now: a failed resume leaves the run's record as it was
-        _write_json(out_dir / "config.json",
-                    {"config": cfg.to_json(), "command": command or " ".join(sys.argv),
-         "data": data_record(train, test)})
+        if root:
+            _write_json(out_dir / "config.json",
+                        {"config": cfg.to_json(), "command": command or " ".join(sys.argv),
+                         "data": data_record(train, test)})
         remaining = cfg.epochs - net.epoch
         t0 = time.perf_counter()
         if remaining > 0:
-            with storage.guarded(out_dir / "summary.json"):
-                (out_dir / "summary.json").unlink(missing_ok=True)     # of fewer epochs
+            if root:
+                with storage.guarded(out_dir / "summary.json"):
+                    (out_dir / "summary.json").unlink(missing_ok=True)  # of fewer epochs
+            callbacks = [ProgressBar(disable=True if quiet else None), RunJournal(out_dir)] \
+                if root else []
             try:
                 net.train({inp: x_train}, {out: y_train}, remaining,
                           validation_x={inp: x_test}, validation_y={out: test.y},
                           augment=_augmentation(cfg, inp), on_nan=cfg.on_nan,
-                          callbacks=[ProgressBar(disable=True if quiet else None),
-                                     RunJournal(out_dir)])
+                          callbacks=callbacks)
             except NonFiniteError as err:
                 kept = f"keeps its checkpoint of epoch {net.epoch}, untouched" \
                     if net.epoch else "has no checkpoint yet"
                 raise NonFiniteError(f"{err}. The run directory {out_dir} {kept}") from err
         final = net.evaluate({inp: x_test}, {out: test.y})
-        with storage.guarded(out_dir / "graph_final.npz"):
-            save_graph(out_dir / "graph_final.npz", net.to_graph())
-        with storage.guarded(out_dir / "learning_curve.png"):
-            plot_learning_curve(net.history, out_dir / "learning_curve.png",
-                                title=f"{cfg.data}: {out_dir.name}")
-        summary = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
-                   "train_accuracy": net.history[-1]["accuracy"] if net.history else None,
-                   "epochs": net.epoch, "train_seconds_this_call": time.perf_counter() - t0,
-                   "mean_epoch_seconds": float(np.mean([h["seconds"] for h in net.history]))
-                   if net.history else None,
-                   "best_test_accuracy": max((h.get("val_accuracy", 0) for h in net.history),
-                                             default=None),
-                   "train_samples": len(y_train), "test_samples": len(test.y)}
-        _write_json(out_dir / "summary.json", summary)
+        summary = _summary(net, final, len(y_train), len(test.y), t0)
+        if root:
+            _write_results(out_dir, net, summary, f"{cfg.data}: {out_dir.name}")
+        comm.barrier()
     finally:
         net.close()
     return summary
+
+
+def _summary(net, final: dict, train_samples: int, test_samples: int, t0: float) -> dict:
+    return {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
+            "train_accuracy": net.history[-1]["accuracy"] if net.history else None,
+            "epochs": net.epoch, "train_seconds_this_call": time.perf_counter() - t0,
+            "mean_epoch_seconds": float(np.mean([h["seconds"] for h in net.history]))
+            if net.history else None,
+            "best_test_accuracy": max((h.get("val_accuracy", 0) for h in net.history),
+                                      default=None),
+            "train_samples": train_samples, "test_samples": test_samples}
+
+
+def _write_results(out_dir: Path, net, summary: dict, title: str) -> None:
+    """The final graph, learning curve and summary of a finished run."""
+    from delayprop.training.plots import plot_learning_curve
+    with storage.guarded(out_dir / "graph_final.npz"):
+        save_graph(out_dir / "graph_final.npz", net.to_graph())
+    with storage.guarded(out_dir / "learning_curve.png"):
+        plot_learning_curve(net.history, out_dir / "learning_curve.png", title=title)
+    _write_json(out_dir / "summary.json", summary)
 
 
 def evaluate_run(run_dir, split: str = "test", data_path: str | None = None) -> dict:

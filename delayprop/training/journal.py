@@ -137,11 +137,11 @@ def recorded_epochs(directory) -> int:
         return sum(1 for _ in csv.DictReader(f))
 
 
-def resume(directory, net) -> dict | None:
+def resume(directory, net, write: bool = True) -> dict | None:
     """Continue the run in ``directory``: restore ``net`` from its newest readable
-    checkpoint and rewrite the metrics from the checkpoint's history (rows past its epoch
-    go). None when the run has no epochs yet; a ConfigError when it has epochs but no
-    checkpoint."""
+    checkpoint and (with ``write``: the process that writes the run) rewrite the metrics
+    from the checkpoint's history (rows past its epoch go). None when the run has no
+    epochs yet; a ConfigError when it has epochs but no checkpoint."""
     meta = load_latest(directory, net)
     if meta is None:
         rows = recorded_epochs(directory)
@@ -150,7 +150,8 @@ def resume(directory, net) -> dict | None:
                               f"epoch(s) but there is no {CHECKPOINT} (nor {PREVIOUS}); "
                               f"start a new run with another --out")
         return None
-    write_metrics(directory, net.history)
+    if write:
+        write_metrics(directory, net.history)
     return meta
 
 

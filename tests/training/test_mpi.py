@@ -157,3 +157,58 @@ def test_resume_with_another_number_of_ranks(tmp_path):
     _run(tmp_path, 2, "rigl", 1, "first", "--save", str(ckpt))
     resumed = _run(tmp_path, 1, "rigl", 1, "resumed", "--load", str(ckpt))
     _assert_same(_run(tmp_path, 1, "rigl", 2, "straight"), resumed)
+
+
+FIXTURE = str(Path(__file__).parents[1] / "fixtures" / "hd_audio_small")
+
+
+def _cli(ranks, out, cache, *extra):
+    cmd = [sys.executable, "-m", "delayprop", "--quiet", "train", "--data", "rawhd",
+           "--data-path", FIXTURE, "--hidden", "16", "--batch-size", "8", "--precision",
+           "double", "--no-schedule", "--out", str(out), *extra]
+    if ranks > 1:
+        cmd = _mpiexec() + ["-n", str(ranks)] + cmd
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",
+                        "DELAYPROP_DATA")}
+    env["DELAYPROP_CACHE"] = str(cache)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+
+@needs_mpi
+def test_mpirun_delayprop_train_writes_one_run_like_one_process(tmp_path):
+    """``mpirun -n 2 delayprop train``: rank 0 alone writes the run directory (one
+    metrics row per epoch, one config, summary and graphs), and the run equals the same
+    command in one process; ``--resume`` continues it with another number of ranks
+    (constant learning rates: a schedule would be stretched by the longer resumed run)."""
+    cache = tmp_path / "cache"
+    one, two = tmp_path / "one", tmp_path / "two"
+    done = _cli(1, one, cache, "--epochs", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = _cli(2, two, cache, "--epochs", "1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = _cli(1, two, cache, "--epochs", "2", "--resume")    # 2 ranks -> 1
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(",") for line in (two / "metrics.csv").read_text().splitlines()]
+    assert [r[0] for r in rows[1:]] == ["1", "2"]
+    expected = json.loads((one / "summary.json").read_text())
+    got = json.loads((two / "summary.json").read_text())
+    for key in ("test_accuracy", "test_loss", "train_accuracy", "epochs"):
+        assert got[key] == pytest.approx(expected[key], rel=1e-9), key
+    for name in ("config.json", "graph_initial.npz", "graph_final.npz", "checkpoint.npz",
+                 "learning_curve.png"):
+        assert (two / name).stat().st_size > 0, name
+
+
+def test_a_rank_other_than_0_writes_nothing(tmp_path, monkeypatch):
+    """Rank 1 of 2 (a stand-in communicator: its peer holds the same values) trains its
+    shard but leaves the run directory to rank 0."""
+    from delayprop.training import parallel
+    from delayprop.training.experiment import ExperimentConfig, run_experiment
+    monkeypatch.setattr(parallel, "world", lambda: FakeRanks(1, 2))
+    monkeypatch.delenv("DELAYPROP_DATA", raising=False)
+    cfg = ExperimentConfig(data="rawhd", data_path=FIXTURE, hidden=16, batch_size=8, epochs=1)
+    out = tmp_path / "run"
+    summary = run_experiment(cfg, out, quiet=True)
+    assert summary["epochs"] == 1
+    assert not out.exists() or not any(out.iterdir()), sorted(p.name for p in out.iterdir())
