@@ -95,10 +95,10 @@ def test_evaluate_reproduces_the_final_test_accuracy(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "missing")]) == 1
     # a config.json from elsewhere: named settings, not a TypeError from the dataclass
     config = json.loads((out / "config.json").read_text())
-    config["config"]["dropout"] = 0.1
+    config["config"]["drop_out_rate"] = 0.1
     (out / "config.json").write_text(json.dumps(config))
     assert main(["evaluate", str(out)]) == 1
-    assert "unknown settings ['dropout']" in capsys.readouterr().err
+    assert "unknown settings ['drop_out_rate']" in capsys.readouterr().err
     (out / "config.json").write_text("{not json")
     assert main(["evaluate", str(out)]) == 1
     assert "cannot read" in capsys.readouterr().err
