@@ -66,7 +66,9 @@ DP_EXPORT void dp_reset(void* state) {
 DP_EXPORT int64_t dp_run(void* state, int64_t num_steps) {
     const DPState& dp = *(const DPState*)state;
     const int64_t k0 = dp.dp_rt[DP_RT_timestep];
-    #pragma omp parallel for schedule(static)
+    // one instance: no parallel region (waking the team for every call of a step-by-step
+    // simulation cost far more than the step)
+    #pragma omp parallel for schedule(static) if({{batch_size}} > 1)
     for (int b = 0; b < {{batch_size}}; b++) {
         for (int64_t k = k0; k < k0 + num_steps; k++) dp_step<false>(dp, b, k);
     }

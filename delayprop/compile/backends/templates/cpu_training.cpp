@@ -32,7 +32,7 @@ extern "C" DP_EXPORT int64_t dp_forward(void* state, int32_t num_instances) {
     const DPState& dp = *(const DPState*)state;
     int64_t overflowed = 0;
 {{trial_before}}
-    #pragma omp parallel for schedule(dynamic, 1) reduction(+:overflowed)
+    #pragma omp parallel for schedule(dynamic, 1) reduction(+:overflowed) if(num_instances > 1)
     for (int b = 0; b < num_instances; b++) {
         dp_reset_instance(dp, b);
 {{trial_start}}
@@ -51,7 +51,7 @@ extern "C" DP_EXPORT int64_t dp_forward(void* state, int32_t num_instances) {
 // buffer per thread (the REDUCE_BATCH_SUM variables, zeroed by the caller).
 extern "C" DP_EXPORT void dp_backward(void* state, int32_t num_instances) {
     const DPState& dp = *(const DPState*)state;
-    #pragma omp parallel
+    #pragma omp parallel if(num_instances > 1)
     {
 #ifdef _OPENMP
         const int dp_thread = omp_get_thread_num();
