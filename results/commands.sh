@@ -42,6 +42,14 @@ run rawhd_dense_fixed_delays_shift2 $AUG --seed 1 --no-delay-learning
 # ... and with a ring twice as long (delays pile at the bounds 0 and 24 with D = 25)
 run rawhd_dense_delays_shift2_d50 ${AUG/--max-delay 25/--max-delay 50} --seed 1
 
+# issue 14: the paper's network on top of today's recipe ($AUG), one seed each (seed 1,
+# as rawhd_dense_delays_shift2): learned delays on hidden->output too, dropout of hidden
+# spikes (per event, as nn.Dropout on the spike tensor, and per neuron and sample)
+run rawhd_p14_both_delays $AUG --seed 1 --delays input_hidden,hidden_output
+run rawhd_p14_dropout_event $AUG --seed 1 --dropout 0.4
+run rawhd_p14_dropout_neuron $AUG --seed 1 --dropout 0.4 --dropout-mode neuron
+run rawhd_p14_both_delays_dropout $AUG --seed 1 --delays input_hidden,hidden_output --dropout 0.4
+
 # issue 7: the Figure 3 ablation (reduced: 10 epochs instead of the paper's training
 # length; 3 seeds; the command runs any size)
 delayprop --quiet ablation --data rawhd --epochs 10 --seeds 3 --hidden 256 --max-delay 25 \
@@ -77,9 +85,11 @@ ABL="--data rawhd --epochs 40 --hidden 256 --max-delay 25 --weight-sd 0.2 --dela
 #     --regrow-delay gradient --out results/ablation_regrow_gradient
 
 # issue 8: export the SpiNNaker-trained network (16-bit weights, delays in ticks) and
-# validate it on the whole test set: delayprop's engine vs Brian2 re-simulation of the export
+# validate it on the whole test set: delayprop's engine vs Brian2 re-simulation of the export;
+# issue 19: the PyNN script itself run in NEST, and mapped by sPyNNaker on a virtual board
+# (pip install 'delayprop[export-sims]')
 delayprop export results/rawhd_spinnaker --target spinnaker --out results/export_spinnaker \
-    --validate-split test
+    --validate-split test --validate-in nest --validate-in spinnaker-virtual
 delayprop export results/rawhd_spinnaker --target nir --out results/export_nir \
     --validate-split test --limit 256
 
