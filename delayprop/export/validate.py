@@ -97,7 +97,8 @@ class ValidationReport:
                          f"{p.matched} identical, agreement {p.agreement:.4f}{near}")
         if self.readout is not None:
             lines.append(f"  readout '{self.readout}': max |dV| {self.max_abs_dv_readout:.3g}, "
-                         f"same class in {self.prediction_agreement:.1%} of trials")
+                         f"same class in {int(np.sum(self.predicted_original == self.predicted_exported))}"
+                         f" of {self.batch_size} trials ({self.prediction_agreement:.2%})")
         if self.accuracy_original is not None:
             lines.append(f"  accuracy: original {self.accuracy_original:.2%}, exported "
                          f"{self.accuracy_exported:.2%}")
