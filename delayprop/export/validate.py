@@ -96,9 +96,10 @@ class ValidationReport:
             lines.append(f"  {p.name}: spikes {p.spikes_original} -> {p.spikes_exported}, "
                          f"{p.matched} identical, agreement {p.agreement:.4f}{near}")
         if self.readout is not None:
+            same = int(np.sum(self.predicted_original == self.predicted_exported))
             lines.append(f"  readout '{self.readout}': max |dV| {self.max_abs_dv_readout:.3g}, "
-                         f"same class in {int(np.sum(self.predicted_original == self.predicted_exported))}"
-                         f" of {self.batch_size} trials ({self.prediction_agreement:.2%})")
+                         f"same class in {same} of {self.batch_size} trials "
+                         f"({self.prediction_agreement:.2%})")
         if self.accuracy_original is not None:
             lines.append(f"  accuracy: original {self.accuracy_original:.2%}, exported "
                          f"{self.accuracy_exported:.2%}")
