@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import shlex
+from pathlib import Path
 
 from delayprop.errors import ConfigError
 
@@ -55,7 +56,10 @@ def register(subparsers) -> None:
         "train", help="train a network with EventProp (delays and weights)",
         description="Train 'input -> hidden LIF -> leaky-integrator readout' with EventProp; "
                     "writes metrics.csv, learning_curve.png, checkpoint.npz, "
-                    "graph_initial/final.npz and summary.json into --out.")
+                    "graph_initial/final.npz and summary.json into --out. A setting "
+                    "you give neither here nor in --config takes the data set's best "
+                    "recipe (rawhd: 40 epochs, --weight-sd 0.2, --delay-lr 0.05, "
+                    "--augment-shift 2), else delayprop's default.")
     _add_config_options(p)
     p.add_argument("--no-delay-learning", action="store_true", help="keep delays fixed")
     p.add_argument("--rewire", choices=["deepr", "rigl"],
@@ -226,7 +230,19 @@ def config_from_args(args):
         changes["rewiring"] = rewiring
     if args.hardware:
         changes["hardware"] = args.hardware
-    return cfg.replace(**changes)
+    from delayprop.training.experiment import RECIPES, ExperimentConfig, read_toml
+    explicit = set(changes) | (set(read_toml(args.config)) if args.config else set())
+    run = Path(args.out) if getattr(args, "resume", False) and args.out else None
+    if run is not None and (run / "config.json").is_file():
+        # a resumed run keeps its own settings; only what is given here changes (and is
+        # checked against what may change), never a default of today
+        stored = ExperimentConfig.from_run(run)
+        return stored.replace(**{k: getattr(cfg, k) for k in explicit if k not in changes},
+                              **changes)
+    # the data set's recipe fills what neither the command line nor the TOML file sets
+    data = changes.get("data", cfg.data)
+    recipe = {k: v for k, v in RECIPES.get(data, {}).items() if k not in explicit}
+    return cfg.replace(**recipe, **changes)
 
 
 def _train(args) -> int:

@@ -138,3 +138,26 @@ def test_augmentation_options_reach_the_run_and_old_runs_still_resume(tmp_path):
     (plain / "config.json").write_text(json.dumps(saved))
     assert train(plain, "--epochs", "2", "--resume") == 0
     assert train(plain, "--epochs", "3", "--resume", "--augment-shift", "1") == 1
+
+
+def test_rawhd_runs_take_the_recipe_unless_told_otherwise(tmp_path):
+    """The defaults of `train --data rawhd` are the best recipe (README), a setting given
+    on the command line or in a TOML file wins, and a stored run keeps what it stored."""
+    from delayprop.training.experiment import RECIPES, ExperimentConfig
+    out = tmp_path / "recipe"
+    assert train(out, "--epochs", "1") == 0
+    stored = ExperimentConfig.from_run(out)
+    for key, value in RECIPES["rawhd"].items():
+        if key != "epochs":
+            assert getattr(stored, key) == value, key
+    assert stored.epochs == 1
+    toml = tmp_path / "c.toml"
+    toml.write_text("delay_lr = 0.5\n")
+    out2 = tmp_path / "told"
+    assert train(out2, "--epochs", "1", "--config", str(toml), "--augment-shift", "0") == 0
+    told = ExperimentConfig.from_run(out2)
+    assert told.delay_lr == 0.5 and told.augment_shift == 0 and told.weight_sd == 0.2
+    # resumed without those options: the run keeps its own settings, not the recipe
+    assert train(out2, "--epochs", "2", "--resume") == 0
+    resumed = ExperimentConfig.from_run(out2)
+    assert (resumed.delay_lr, resumed.augment_shift, resumed.epochs) == (0.5, 0, 2)
