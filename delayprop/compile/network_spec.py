@@ -11,6 +11,8 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from delayprop.delays import check_ring_size
 from delayprop.errors import CodeGenerationError, ModelDefinitionError, UnknownNameError
 from delayprop.genn_models.spec import (AdjointNeuronModel, AdjointWeightUpdateModel,
@@ -40,6 +42,11 @@ class SynapseMatrixType(enum.Enum):
 class Precision(enum.Enum):
     FLOAT = "float"
     DOUBLE = "double"
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The numpy type of ``scalar`` (note: numpy reads the string "float" as float64)."""
+        return np.dtype(np.float32 if self is Precision.FLOAT else np.float64)
 
     @classmethod
     def parse(cls, value) -> "Precision":

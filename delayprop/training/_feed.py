@@ -22,7 +22,7 @@ class InputFeeder:
         self.model, self.pop = model, pop
         self.name = pop.name
         if isinstance(pop.neuron, GradedInput):
-            data = np.ascontiguousarray(data, dtype=model.precision.value)
+            data = np.ascontiguousarray(data, dtype=model.precision.dtype)
             expected = (num_steps, pop.size)
             if data.ndim != 3 or data.shape[1:] != expected:
                 raise DataError(f"input '{pop.name}': expected graded data of shape "
@@ -44,7 +44,7 @@ class InputFeeder:
             except ConfigError as err:
                 raise DataError(str(err).replace("instance", "sample")) from None
             # in the model's precision, so binding it again is free (no conversion)
-            self.times = np.ascontiguousarray(times, dtype=model.precision.value)
+            self.times = np.ascontiguousarray(times, dtype=model.precision.dtype)
         else:
             raise DataError(f"population '{pop.name}' is not an input population")
 
