@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from delayprop.delays import check_ring_size
 from delayprop.errors import ConfigError, DataError, UnknownNameError
-from delayprop.storage import read_npz
+from delayprop.storage import read_npz, usual_permissions
 
 __all__ = ["NEURON_KINDS", "NeuronGroup", "Projection", "NetworkGraph", "save_graph",
            "load_graph"]
@@ -192,6 +192,7 @@ def save_graph(path: str | os.PathLike, graph: NetworkGraph) -> Path:
     arrays = {f"{p.name}/{key}": getattr(p, key) for p in graph.projections for key in _ARRAYS}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    usual_permissions(fd)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)

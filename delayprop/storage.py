@@ -80,6 +80,15 @@ def fsync_directory(directory) -> None:
         os.close(fd)
 
 
+def usual_permissions(fd: int) -> None:
+    """Give a file made by ``tempfile.mkstemp`` (0600) the permissions a plain ``open``
+    would (0666 less the umask), so the renamed result reads like any other file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o666 & ~mask)
+
+
 def temporary(path, write: Callable, binary: bool = True) -> Path:
     """Write a temporary file beside ``path`` with ``write(file)``, flushed to disk; return
     its path (rename it with :func:`commit`). On failure nothing is left behind."""
@@ -90,6 +99,7 @@ def temporary(path, write: Callable, binary: bool = True) -> Path:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
         raise storage_error("write", path, err) from err
+    usual_permissions(fd)
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) \
                 as f:

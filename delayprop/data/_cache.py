@@ -25,6 +25,8 @@ import numpy as np
 from filelock import FileLock
 from numpy.typing import NDArray
 
+from delayprop.storage import usual_permissions
+
 __all__ = ["CACHE_FORMAT", "hash_key", "save_atomic", "load_valid", "build_lock",
            "StoredArray"]
 
@@ -44,6 +46,7 @@ def save_atomic(path: Path, arrays: Mapping[str, NDArray[Any]], meta: Mapping[st
     """Write ``arrays`` and ``meta`` to ``path`` so that it appears complete or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    usual_permissions(fd)
     try:
         with os.fdopen(fd, "wb") as handle:
             payload = {"format": CACHE_FORMAT, **meta}

@@ -33,6 +33,7 @@ from tqdm import tqdm
 import delayprop
 from delayprop.data._paths import data_root
 from delayprop.errors import ConfigError, DataError
+from delayprop.storage import usual_permissions
 
 __all__ = ["ARCHIVES", "DEFAULT_BASE_URL", "URL_ENV", "fetch", "md5sum"]
 
@@ -180,6 +181,7 @@ def _obtain(url: str, archive: Path, md5: str, name: str, progress: bool | None)
 
 def _gunzip(archive: Path, target: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    usual_permissions(fd)
     try:
         with gzip.open(archive, "rb") as source, os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(source, out, _CHUNK)

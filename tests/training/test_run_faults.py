@@ -377,3 +377,23 @@ def test_a_run_interrupted_mid_epoch_resumes_to_the_uninterrupted_result(tmp_pat
     for row in rows[0] + rows[1]:
         del row["seconds"]
     assert rows[0] == rows[1]
+
+
+def test_run_files_have_the_usual_permissions(tmp_path):
+    """Files written through a temporary file and a rename read like any other file
+    (0666 less the umask), not mkstemp's 0600."""
+    import os
+    import stat
+    from delayprop.cli import main
+    old = os.umask(0o022)
+    try:
+        fixture = str(Path(__file__).parents[1] / "fixtures" / "hd_audio_small")
+        out = tmp_path / "run"
+        assert main(["--quiet", "train", "--data", "rawhd", "--data-path", fixture,
+                     "--hidden", "8", "--batch-size", "8", "--epochs", "1",
+                     "--out", str(out)]) == 0
+    finally:
+        os.umask(old)
+    for name in ("metrics.csv", "config.json", "checkpoint.npz", "graph_final.npz",
+                 "summary.json"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
