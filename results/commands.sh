@@ -50,6 +50,14 @@ run rawhd_p14_dropout_event $AUG --seed 1 --dropout 0.4
 run rawhd_p14_dropout_neuron $AUG --seed 1 --dropout 0.4 --dropout-mode neuron
 run rawhd_p14_both_delays_dropout $AUG --seed 1 --delays input_hidden,hidden_output --dropout 0.4
 
+# issue 14: none of those beat the recipe at 40 epochs (README), so the final recipe is
+# $AUG, which `delayprop train --data rawhd` now uses by default; 3 seeds with learned and
+# with fixed delays, rerun with the dt = 1 ms alignment of the backward pass
+for seed in 1 2 3; do
+    run rawhd_recipe_seed$seed $AUG --seed $seed
+    run rawhd_recipe_fixed_seed$seed $AUG --seed $seed --no-delay-learning
+done
+
 # issue 7: the Figure 3 ablation (reduced: 10 epochs instead of the paper's training
 # length; 3 seeds; the command runs any size)
 delayprop --quiet ablation --data rawhd --epochs 10 --seeds 3 --hidden 256 --max-delay 25 \
@@ -59,15 +67,15 @@ delayprop --quiet ablation --data rawhd --epochs 10 --seeds 3 --hidden 256 --max
 # control (learned structure without Dale's law) x 5 sparsities x 3 seeds = 75 runs.
 # 40 epochs, not the authors' 150: at batch 32 that is 255 x 40 = 10,200 optimiser steps
 # (the authors': 150 epochs at batch 256, about 4,800) and 40 rewirings per run (10 in the
-# shortened sweep), the length of every other RawHD result here; the 10-epoch sweep's epoch
-# times put it at about 10 h on this 2-core machine with one job (150 epochs: 36 h).
-# Recipe: today's best RawHD recipe (rawhd_dense_delays_shift2: weight sd 0.2, delay lr
-# 0.05, +-2 channel shift), since the paper-network issue ("The paper's network, and its
-# 97.2 %") is not finished. --jobs 2: two runs at a time, one OpenMP thread each.
+# shortened sweep), the length of every other RawHD result here; with the trial-level input
+# path a sparse run takes about 2-3 min here, so the sweep is about 2 h with --jobs 2
+# (150 epochs: about 8 h). Recipe: the final RawHD recipe of issue 14 (weight sd 0.2, delay
+# lr 0.05, +-2 channel shift; dropout and hidden->output delays did not help at 40
+# epochs). --jobs 2: two runs at a time, one OpenMP thread each.
 # Resumable: run the same command again after a stop.
 ABL="--data rawhd --epochs 40 --hidden 256 --max-delay 25 --weight-sd 0.2 --delay-lr 0.05 \
     --augment-shift 2 --seeds 3 --jobs 2"
-# delayprop ablation $ABL --out results/ablation_full
+delayprop ablation $ABL --out results/ablation_full
 # The README's reasons why learned structure trails fixed structure, at 12.5 % present,
 # 3 seeds, each against learned_structure_learned_delays/keep0.125 of the sweep above
 # (rewiring each epoch, RigL's gradient over the last 16 batches); Dale's law is the
