@@ -93,6 +93,11 @@ class BatchLoop:
         local = indices[lo:hi]
         n = len(local)
         self._shard = (lo, total)
+        # augmentation is drawn for the global batch, as in one process; a rank keeps its rows
+        self._whole = (indices, lo) if comm and comm.size > 1 else None
+        if not n and self._whole is not None:
+            for f in feeders:
+                f.draw_without_loading(indices)
         counts = self._forward(feeders, labels, local, dropout=train) if n else \
             [np.zeros((0, self.model.neuron_populations[p].size)) for p in self.hidden]
         rt = self.runtime
@@ -135,7 +140,7 @@ class BatchLoop:
         if self.compiler.dropout:
             self._set_dropout(n, dropout)
         for f in feeders:
-            f.set_batch(indices)
+            f.set_batch(indices, whole=getattr(self, "_whole", None))
         rt.labels()[:n] = labels[indices]
         rt.push(handles.LABELS)
         while rt.forward(n):

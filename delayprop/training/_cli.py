@@ -242,6 +242,8 @@ def config_from_args(args):
     # the data set's recipe fills what neither the command line nor the TOML file sets
     data = changes.get("data", cfg.data)
     recipe = {k: v for k, v in RECIPES.get(data, {}).items() if k not in explicit}
+    if changes.get("encode", cfg.encode):          # spikes: no graded-input augmentation
+        recipe = {k: v for k, v in recipe.items() if not k.startswith("augment")}
     return cfg.replace(**recipe, **changes)
 
 

@@ -48,18 +48,21 @@ class InputFeeder:
         else:
             raise DataError(f"population '{pop.name}' is not an input population")
 
-    def set_batch(self, indices: np.ndarray) -> None:
+    def set_batch(self, indices: np.ndarray, whole=None) -> None:
+        """Load the samples ``indices``. ``whole`` = (indices of the global batch, first
+        row of this rank's shard) in data-parallel training: the augmentation is drawn for
+        the whole global batch, so every rank draws what one process would, and this
+        shard's rows are kept."""
         target = self.model.neuron_populations[self.name]
         if self.graded:
-            batch = self.data[indices] if not _contiguous(indices) else \
-                self.data[indices[0]:indices[-1] + 1]
-            if self.augment is not None:
-                augmentation, rng = self.augment
-                expected = batch.shape
-                batch = np.ascontiguousarray(augmentation(batch, rng), dtype=batch.dtype)
-                if batch.shape != expected:
-                    raise DataError(f"input '{self.name}': the augmentation returned shape "
-                                    f"{batch.shape}, expected {expected}")
+            if self.augment is not None and whole is not None:
+                everything, first = whole
+                batch = self._augmented(self.data[everything])[first:first + len(indices)]
+            else:
+                batch = self.data[indices] if not _contiguous(indices) else \
+                    self.data[indices[0]:indices[-1] + 1]
+                if self.augment is not None:
+                    batch = self._augmented(batch)
             target.extra_global_params["values"].set_init_values(batch.ravel())
         else:
             # Another data set (e.g. the validation set) may have bound its own spike times
@@ -73,6 +76,22 @@ class InputFeeder:
             end[:len(indices)] = self.end[indices]
             target.set_initial("startSpike", start)
             target.set_initial("endSpike", end)
+
+
+    def draw_without_loading(self, indices: np.ndarray) -> None:
+        """Draw the augmentation of the global batch ``indices`` without loading any of it:
+        a rank with no share of a batch keeps its random stream level with the others."""
+        if self.graded and self.augment is not None:
+            self._augmented(self.data[indices])
+
+    def _augmented(self, batch: np.ndarray) -> np.ndarray:
+        augmentation, rng = self.augment
+        expected = batch.shape
+        batch = np.ascontiguousarray(augmentation(batch, rng), dtype=batch.dtype)
+        if batch.shape != expected:
+            raise DataError(f"input '{self.name}': the augmentation returned shape "
+                            f"{batch.shape}, expected {expected}")
+        return batch
 
 
 def _contiguous(indices: np.ndarray) -> bool:

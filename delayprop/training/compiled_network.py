@@ -102,10 +102,6 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
         if int(num_epochs) != num_epochs or num_epochs < 0:
             raise ConfigError(f"num_epochs must be a whole number >= 0, got {num_epochs!r}")
         feeders, n = self._feeders(x)
-        if augment and self.comm.size > 1:
-            raise ConfigError("augmentation is not supported in data-parallel training yet "
-                              "(each rank would draw its own shifts): train without "
-                              "--augment-shift/--augment-time-shift, or on one rank")
         self._set_augmentation(feeders, augment or {})
         labels = self._labels(y, n)
         if n == 0:

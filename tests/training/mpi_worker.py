@@ -1,15 +1,18 @@
 """Trains a tiny network in double precision and writes what it learned (run by
 test_mpi.py, alone or under mpirun; rank 0 writes). Usage:
 
-    python mpi_worker.py OUT.npz {plain,rigl} EPOCHS [--load CKPT] [--save CKPT]
+    python mpi_worker.py OUT.npz {plain,rigl,graded} EPOCHS [--load CKPT] [--save CKPT]
+
+``graded``: graded input with a channel-shift augmentation drawn for every batch.
 """
 import argparse
 import json
 
 import numpy as np
 
-from delayprop.training import (Adam, Connection, Dense, EventPropCompiler,
-                                FixedProbability, LeakyIntegrate, LeakyIntegrateFire, Network,
+from delayprop.training import (Adam, ChannelShift, Connection, Dense, EventPropCompiler,
+                                FixedProbability, GradedInput, LeakyIntegrate,
+                                LeakyIntegrateFire, Network,
                                 Normal, Population, RigL, SoftmaxCrossEntropy, SpikeInput,
                                 Uniform, load_checkpoint, save_checkpoint)
 
@@ -29,14 +32,15 @@ def task(n, seed):
 def build(kind):
     net = Network()
     with net:
-        inp = Population(SpikeInput(), C, name="input")
+        inp = Population(GradedInput() if kind == "graded" else SpikeInput(), C,
+                         name="input")
         hid = Population(LeakyIntegrateFire(10.0, 1.0), H, name="hidden")
         out = Population(LeakyIntegrate(10.0), 2, name="output")
-        conn = Dense(Normal(0.5, 0.6)) if kind == "plain" else \
+        conn = Dense(Normal(0.5, 0.6)) if kind in ("plain", "graded") else \
             FixedProbability(Normal(0.0, 1.5), p=0.3)
         ih = Connection(inp, hid, conn, delay=Uniform(0, D - 1), max_delay_steps=D, name="ih")
         Connection(hid, out, Dense(Normal(0.0, 0.5)), name="ho")
-    extra = {"reg_lambda": 0.05, "reg_nu_upper": 1.0} if kind == "plain" else {"rewiring": {ih: RigL(fan_in=4, l1=0.05, every_batches=2,
+    extra = {"reg_lambda": 0.05, "reg_nu_upper": 1.0} if kind != "rigl" else {"rewiring": {ih: RigL(fan_in=4, l1=0.05, every_batches=2,
                                     regrow_delay="gradient")}}
     if kind == "plain" and "dropout" in EventPropCompiler.__dataclass_fields__:
         extra["dropout"] = 0.1        # drawn for the global batch; each rank keeps its rows
@@ -49,7 +53,7 @@ def build(kind):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("kind", choices=("plain", "rigl"))
+    ap.add_argument("kind", choices=("plain", "rigl", "graded"))
     ap.add_argument("epochs", type=int)
     ap.add_argument("--load")
     ap.add_argument("--save")
@@ -59,8 +63,9 @@ def main():
     xv, yv = task(7, 1)
     if a.load:
         load_checkpoint(a.load, net)
+    augment = {inp: ChannelShift(2)} if a.kind == "graded" else None
     history = net.train({inp: x}, {out: y}, a.epochs, validation_x={inp: xv},
-                        validation_y={out: yv})
+                        validation_y={out: yv}, augment=augment)
     result = {f"{c}.{v}": net.param(c, v).copy() for c in ("ih", "ho") for v in ("g", "d")
               if v == "g" or c in net.delays}
     for name, rw in net.rewired.items():

@@ -129,6 +129,15 @@ def _assert_same(one, two):
 
 
 @needs_mpi
+def test_augmented_graded_batches_are_drawn_as_in_one_process(tmp_path):
+    """Channel shifts drawn for the global batch on every rank (also on the rank with no
+    share of the last batch): 2 ranks equal 1 process."""
+    one = _run(tmp_path, 1, "graded", 2, "one")
+    two = _run(tmp_path, 2, "graded", 2, "two")
+    _assert_same(one, two)
+
+
+@needs_mpi
 def test_two_ranks_train_as_one_process(tmp_path):
     """Dense delays, spike-count regulariser and dropout; 21 samples in batches of 5, so
     the last batch leaves rank 1 without a sample."""
