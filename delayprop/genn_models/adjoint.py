@@ -25,8 +25,9 @@ and gradients, summed over the events k of synapse ij::
 
 Discrete-time alignment: forward step n's sample V_n is V((n+1) dt) of the continuous model.
 An input event of step k happens at (k+1) dt and arrives at (k + 1 + d) dt. A LIF spike of
-step k crossed the threshold somewhere within ((k) dt, (k+1) dt]; the backward pass places
-it at the middle, (k + 1/2) dt, so its jump is applied half-way through the propagation of
+step k crossed the threshold somewhere within ((k) dt, (k+1) dt]. By default
+(``spike_time='end'``) the backward pass places it where the forward pass emits it, at
+(k+1) dt, and propagates whole steps. With ``spike_time='mid'`` it places it at the middle, (k + 1/2) dt, so its jump is applied half-way through the propagation of
 backward step k and its events arrive at (k + 1/2 + d) dt. Backward step n applies the
 readout drive of V_n at (n+1) dt, propagates to (n + 1/2) dt, applies the jumps of the
 spikes of step n, propagates to n dt and writes ``LambdaV``/``LambdaI`` (read by events from
@@ -38,6 +39,9 @@ delay gradient of a spiking source misses, on average, half the readout sample o
 jump next to the arrival, a bias that does not shrink relative to the gradient (the
 delay kernel integrates to nearly zero); at dt = 1 ms it halved the hidden->output delay
 gradient and turned the input->hidden one (tests/training/test_gradients_dt1.py).
+Why not by default: on RawHD's recipe (dt = 1 ms, 40 epochs) 'mid' trained to the same
+training accuracy but 2.5-2.8 points lower test accuracy on two seeds (README, "The paper's
+network"); which placement generalises better is an open question, so both are offered.
 """
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ import functools
 
 import numpy as np
 
+from delayprop.errors import ConfigError
 from delayprop.genn_models.spec import (VarAccess, create_adjoint_neuron_model,
                                         create_adjoint_weight_update_model,
                                         create_neuron_model, create_weight_update_model,
@@ -89,6 +94,26 @@ _ADJOINT_DERIVED = [("alphaHalf", _half(exp_decay("tau_mem"))),
 _ADJOINT_VARS = [("LambdaV", "scalar"), ("LambdaI", "scalar"),
                  ("LambdaVEarly", "scalar"), ("LambdaIEarly", "scalar")]
 
+#: where the backward pass places a LIF spike of step k: ``'end'``, at (k + 1) dt where the
+#: forward pass emits it (the default: the recipe's accuracy was measured with it), or
+#: ``'mid'``, at (k + 1/2) dt, closer to the unknown crossing (the module docstring)
+SPIKE_TIMES = ("end", "mid")
+
+# 'end': exact propagators over a whole step
+_WHOLE_STEP_DERIVED = [("beta", exp_decay("tau_syn")), ("lambdaICoef", lambda_i_coefficient)]
+_WHOLE_STEP_VARS = [("LambdaV", "scalar"), ("LambdaI", "scalar")]
+_PROPAGATE_WHOLE = """// exact propagation from (n+1) dt back to n dt (no events in between)
+const scalar lV = LambdaV;
+LambdaI = beta * LambdaI + lambdaICoef * lV;
+LambdaV = alpha * lV;
+"""
+
+
+def check_spike_time(spike_time: str) -> str:
+    if spike_time not in SPIKE_TIMES:
+        raise ConfigError(f"spike_time must be one of {SPIKE_TIMES}, got {spike_time!r}")
+    return spike_time
+
 
 def _propagate_half(v="LambdaV", i="LambdaI", from_v="LambdaV", from_i="LambdaI"):
     return (f"{i} = betaHalf * {from_i} + lambdaICoefHalf * ({from_v});\n"
@@ -128,7 +153,7 @@ def lif_train(dropout: str | None = None):
 
 
 @functools.lru_cache(maxsize=None)
-def lif_adjoint():
+def lif_adjoint(spike_time: str = "end"):
     """Adjoint of LIFTrain: jump at each taped spike, exact propagation every step.
 
     ``RegDrive[id]`` (extra global parameter, set between the passes) is
@@ -137,8 +162,18 @@ def lif_adjoint():
     read the spike's factor ``x`` from the tape (``pre_tape_vars``), so they see what the
     forward ones carried: a dropped spike adds nothing to the gradients or to ``RevISyn``.
     """
+    if check_spike_time(spike_time) == "end":
+        return create_adjoint_neuron_model(
+            "LIFAdjoint", params=["tau_syn"], derived_params=_WHOLE_STEP_DERIVED,
+            vars=_WHOLE_STEP_VARS, tape_vars=[("ISpike", "scalar", "Isyn")],
+            extra_global_params=[("RegDrive", "scalar*")],
+            jump_code="""
+// the spike moves with V: dt_spike = -dV / (dV/dt), tau_m dV/dt = ISpike - v_thresh
+LambdaV += ((v_thresh - v_reset) * LambdaV + RevISyn - RegDrive[id]) / (ISpike - v_thresh);
+""",
+            sim_code=_PROPAGATE_WHOLE)
     return create_adjoint_neuron_model(
-        "LIFAdjoint",
+        "LIFAdjointMid",
         params=["tau_syn"],
         derived_params=_ADJOINT_DERIVED,
         vars=_ADJOINT_VARS + [("JumpNum", "scalar"), ("JumpISpike", "scalar"),
@@ -175,14 +210,23 @@ def readout_train(readout: str):
 
 
 @functools.lru_cache(maxsize=None)
-def readout_adjoint(readout: str):
+def readout_adjoint(readout: str, spike_time: str = "end"):
     """Adjoint of the readout: drive -Drive dz/dV_n / tau_m, then exact propagation.
 
-    ``Drive`` = dL/dz of this instance, written by the loss between the passes.
+    ``Drive`` = dL/dz of this instance, written by the loss between the passes. With
+    ``spike_time='mid'`` it also keeps the values at (n - 1/2) dt that arrivals of spikes
+    placed mid-step read.
     """
     _, dzdv = READOUTS[readout]
+    if check_spike_time(spike_time) == "end":
+        return create_adjoint_neuron_model(
+            f"LeakyIntegrateAdjoint_{readout}", params=["tau_syn"],
+            derived_params=_WHOLE_STEP_DERIVED, vars=_WHOLE_STEP_VARS,
+            sim_code=f"// readout drive of the sample V_n at (n+1) dt: mu_V += dL/dV_n\n"
+                     f"LambdaV -= Drive * ({dzdv.format(t='t')}) / tau_mem;\n"
+                     + _PROPAGATE_WHOLE)
     return create_adjoint_neuron_model(
-        f"LeakyIntegrateAdjoint_{readout}",
+        f"LeakyIntegrateAdjointMid_{readout}",
         params=["tau_syn"],
         derived_params=_ADJOINT_DERIVED,
         vars=_ADJOINT_VARS,
@@ -217,15 +261,17 @@ def pulse_train(graded: bool, delayed: bool, delay_type: str = "uint8_t"):
 
 
 @functools.lru_cache(maxsize=None)
-def pulse_adjoint(graded: bool, delayed: bool, learn_delay: bool, pre_adjoint: bool):
+def pulse_adjoint(graded: bool, delayed: bool, learn_delay: bool, pre_adjoint: bool,
+                  spike_time: str = "end"):
     """Gradients of one synapse for one replayed event; feeds the presynaptic jump.
 
-    ``pre_adjoint``: the source is a spiking population with an adjoint; its spikes of
-    step n are placed at (n + 1/2) dt, so their arrivals read the target's adjoint at
-    (n + 1/2 + d) dt (``*Early`` of step n + 1 + d); input events read it at (n + 1 + d) dt.
+    ``pre_adjoint``: the source is a spiking population with an adjoint. With
+    ``spike_time='mid'`` its spikes of step n are placed at (n + 1/2) dt, so their arrivals
+    read the target's adjoint at (n + 1/2 + d) dt (``*Early`` of step n + 1 + d); input
+    events, and every event with ``'end'``, read it at (n + 1 + d) dt.
     """
     x = " * x_pre" if graded else ""
-    early = "Early" if pre_adjoint else ""
+    early = "Early" if pre_adjoint and check_spike_time(spike_time) == "mid" else ""
     lV, lI = f"LambdaV{early}", f"LambdaI{early}"
     lines = [f"// adjoint of the target at the arrival, (n + 1{' / 2' if early else ''} + d) dt",
              f"const scalar lI = {lI}_post;",
@@ -238,7 +284,7 @@ def pulse_adjoint(graded: bool, delayed: bool, learn_delay: bool, pre_adjoint: b
     if pre_adjoint:
         lines.append(f"addToPre(g * lVmI{x});                 // into the presynaptic jump")
     name = (f"Pulse{'Graded' if graded else ''}{'Delay' if delayed else ''}Adjoint"
-            f"{'D' if learn_delay else ''}{'P' if pre_adjoint else ''}")
+            f"{'D' if learn_delay else ''}{'P' if pre_adjoint else ''}{'Mid' if early else ''}")
     return create_adjoint_weight_update_model(
         name, params=["tau_syn"], vars=vars_,
         pre_tape_vars=["x"] if graded else [],

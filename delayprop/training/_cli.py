@@ -29,6 +29,9 @@ _OPTIONS = [
                           "ones count 1/(1-p)); 0: off"),
     ("--dropout-mode", str, "event (each spike, the default) or neuron (each hidden "
                             "neuron for a whole sample)"),
+    ("--spike-time", str, "where the backward pass places a hidden spike of step k: end "
+                          "((k+1) dt, the default) or mid ((k+1/2) dt: delay gradients "
+                          "closer to continuous time at dt = 1 ms, lower RawHD accuracy)"),
     ("--lr", float, "peak learning rate of the weights (OneCycle)"),
     ("--delay-lr", float, "learning rate of the delays (cosine annealing)"),
     ("--weight-sd", float, "sd of the initial input->hidden weights (for 40 inputs)"),

@@ -22,8 +22,9 @@ import numpy as np
 from delayprop.compile import Model, TrainingSpec, init_postsynaptic, init_weight_update
 from delayprop.errors import ConfigError
 from delayprop.genn_models import ExpCurr, GradedInput as GradedInputModel, SpikeSourceArray
-from delayprop.genn_models.adjoint import (DROPOUT_MODES, lif_adjoint, lif_train, pulse_adjoint,
-                                           pulse_train, readout_adjoint, readout_train)
+from delayprop.genn_models.adjoint import (DROPOUT_MODES, check_spike_time, lif_adjoint,
+                                           lif_train, pulse_adjoint, pulse_train,
+                                           readout_adjoint, readout_train)
 from delayprop.training.connectivity import sample_values
 from delayprop.training.losses import Loss
 from delayprop.training.network import Connection, Network, Population
@@ -81,6 +82,11 @@ class EventPropCompiler:
     dropout_mode : str
         ``'event'``: every spike independently (``nn.Dropout`` on the spike tensor);
         ``'neuron'``: every hidden neuron of every sample, for the whole trial.
+    spike_time : str
+        Where the backward pass places a hidden spike of step k: ``'end'`` (k + 1) dt,
+        where the forward pass emits it, or ``'mid'`` (k + 1/2) dt, which brings the
+        delay gradients at dt = 1 ms closer to the continuous-time ones but trained
+        RawHD's recipe to lower test accuracy (delayprop/genn_models/adjoint.py).
     communicator : parallel.Communicator, optional
         The ranks that share each batch (data-parallel training,
         :mod:`delayprop.training.parallel`); ``batch_size`` is then the global batch and
@@ -104,9 +110,11 @@ class EventPropCompiler:
     rewiring: dict = field(default_factory=dict)
     dropout: float = 0.0
     dropout_mode: str = "event"
+    spike_time: str = "end"
     communicator: object = None
 
     def __post_init__(self):
+        check_spike_time(self.spike_time)
         if int(self.example_timesteps) != self.example_timesteps or self.example_timesteps < 1:
             raise ConfigError(f"example_timesteps must be a whole number >= 1, got "
                               f"{self.example_timesteps!r}")
@@ -246,13 +254,13 @@ class EventPropCompiler:
                 params["num_steps"], init["x"] = T, 1.0
             model.add_neuron_population(
                 pop.name, pop.size, lif_train(self.dropout_mode if self.dropout else None),
-                params, init, adjoint=lif_adjoint(),
+                params, init, adjoint=lif_adjoint(self.spike_time),
                 adjoint_params={"tau_syn": tau_syn})
         else:
             model.add_neuron_population(
                 pop.name, pop.size, readout_train(n.readout),
                 {"tau_mem": n.tau_mem, "num_steps": T}, {"V": 0.0},
-                adjoint=readout_adjoint(n.readout),
+                adjoint=readout_adjoint(n.readout, self.spike_time),
                 adjoint_params={"tau_syn": tau_syn})
 
     def _add_connection(self, model, conn: Connection, learn_delay: bool, rng) -> dict:
@@ -281,7 +289,8 @@ class EventPropCompiler:
             init_weight_update(pulse_train(graded, delayed, delay_type), vars=values),
             init_postsynaptic(ExpCurr, {"tau": conn.synapse.tau}),
             max_dendritic_delay_timesteps=conn.max_delay_steps,
-            adjoint=pulse_adjoint(graded, delayed, learn_delay, not src.neuron.is_input),
+            adjoint=pulse_adjoint(graded, delayed, learn_delay, not src.neuron.is_input,
+                                  self.spike_time),
             adjoint_params={"tau_syn": conn.synapse.tau})
         if not dense:
             sg.set_sparse_connections(pre, post)

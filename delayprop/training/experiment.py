@@ -48,7 +48,8 @@ DELAYED = ("input_hidden", "hidden_output")
 #: defaults stay as they were, so a stored run always means what it meant.
 RECIPES = {"rawhd": {"epochs": 40, "weight_sd": 0.2, "delay_lr": 0.05, "augment_shift": 2}}
 #: the value of a setting that a run's config.json lacks (the run predates it)
-ABSENT_FROM_OLD_RUNS = {"delays": "input_hidden", "dropout": 0.0, "dropout_mode": "event"}
+ABSENT_FROM_OLD_RUNS = {"delays": "input_hidden", "dropout": 0.0, "dropout_mode": "event",
+                        "spike_time": "end"}
 
 
 def read_toml(path) -> dict:
@@ -81,6 +82,7 @@ class ExperimentConfig:
     delay_learning: bool = True
     dropout: float = 0.0                 # of hidden spikes in training (EventPropCompiler)
     dropout_mode: str = "event"          # 'event': each spike; 'neuron': per sample
+    spike_time: str = "end"              # hidden spike in the backward pass: 'end' or 'mid'
     sparsity: float = 0.0                # fraction of input->hidden synapses absent
     tau_mem: float = 20.0
     tau_syn: float = 5.0
@@ -121,6 +123,8 @@ class ExperimentConfig:
                               f"(comma-separated), got {self.delays!r}")
         if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
             raise ConfigError(f"dropout must be a probability in [0, 1), got {self.dropout!r}")
+        from delayprop.genn_models.adjoint import check_spike_time
+        check_spike_time(self.spike_time)
         if self.dropout_mode not in ("event", "neuron"):
             raise ConfigError(f"dropout_mode must be 'event' or 'neuron', got "
                               f"{self.dropout_mode!r}")
@@ -258,7 +262,8 @@ def make_compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch):
                              delay_optimiser=Adam(delay_lr), reg_lambda=cfg.reg_lambda,
                              reg_nu_upper=cfg.reg_nu_upper, precision=cfg.precision,
                              backend=cfg.backend, seed=cfg.seed, rewiring=rewiring,
-                             dropout=cfg.dropout, dropout_mode=cfg.dropout_mode)
+                             dropout=cfg.dropout, dropout_mode=cfg.dropout_mode,
+                             spike_time=cfg.spike_time)
 
 
 def _augmentation(cfg: ExperimentConfig, inp) -> dict:
