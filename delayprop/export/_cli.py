@@ -120,23 +120,26 @@ def run_data(run: Path, split: str, limit: int | None):
 
     import numpy as np
 
-    from delayprop.data import load_dataset, sigma_delta_spikes
+    from delayprop.data import GRADED_DATASETS, load_dataset, sigma_delta_spikes
     config = run / "config.json"
     if not config.is_file():
         raise DataError(f"{run}: no config.json, so its data set is unknown; use --data NPZ")
     cfg = json.loads(config.read_text())["config"]
-    data = load_dataset(cfg["data"], split, path=cfg.get("data_path"))
+    # the run's own data options (an audio folder's label pattern and split rule, ...)
+    data = load_dataset(cfg["data"], split, path=cfg.get("data_path"),
+                        **cfg.get("data_options", {}))
+    graded = cfg["data"] in GRADED_DATASETS
     x, y = data.x, data.y
     if limit:
         x, y = x[:limit], y[:limit]
     if cfg.get("encode") == "sigma_delta":
         inputs = {"input": [(np.rint(t).astype(np.int64), i) for t, i in sigma_delta_spikes(x)]}
-    elif cfg["data"] == "rawhd":
+    elif graded:
         inputs = {"input": np.asarray(x, dtype=np.float64)}
     else:
         inputs = {"input": [(np.rint(s["t"]).astype(np.int64), s["x"].astype(np.int64))
                             for s in x]}
-    steps = data.num_steps if cfg["data"] == "rawhd" else 1000
+    steps = data.num_steps if graded else 1000
     return inputs, np.asarray(y, dtype=np.int64), steps
 
 
