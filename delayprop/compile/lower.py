@@ -374,7 +374,6 @@ class Lowerer:
         p = pop.name
         lines = [self.ops.append(f"{p}_spkCnt[0]", "dp_spkIdx"), f"{p}_spk[dp_spkIdx] = id;"]
         if pop.record_spikes:
-            words = (pop.size + 31) // 32
             lines.append("if (dp_recRow >= 0 && dp_recRow < dp_recSteps) {")
             lines.append("    " + self.ops.set_bit(
                 f"{p}_recSpk[{self.layout[p + '_recSpk'].row_index('(size_t)dp_recRow', 'id / 32')}]",
@@ -391,7 +390,6 @@ class Lowerer:
 
     def _postsynaptic_block(self, sg: SynapseGroupSpec) -> str:
         g, m = sg.name, sg.ps_model
-        n_post = self._pop(sg.target).size
         den = self.layout[f"{g}_den"]
         ring = [f"{self.scalar}* const dp_denSlot = {g}_den + {den.row_index(f'dp_rslot_{g}', 'id')};",
                 f"{self.scalar} inSyn = {g}_inSyn[id] + *dp_denSlot;",

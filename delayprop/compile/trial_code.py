@@ -112,7 +112,7 @@ class TrialCode:
         lines += [f"for (uint32_t dp_q = 0; dp_q <= {max(D, n_post)}u; dp_q++) {count}[dp_q] = 0;",
                   "// 1: each synapse's delay; counts per delay, longest first",
                   rows(pass1),
-                  f"uint32_t dp_total = 0;",
+                  "uint32_t dp_total = 0;",
                   f"for (uint32_t dp_q = 0; dp_q < {D}u; dp_q++) {{ const uint32_t dp_n = "
                   f"{count}[dp_q]; {count}[dp_q] = dp_total; dp_total += dp_n; }}",
                   "// 2: synapses by delay (longest first), in row order within one delay",
@@ -124,7 +124,7 @@ class TrialCode:
                   f"{g}_colStart[0] = 0;",
                   f"for (uint32_t dp_j = 0; dp_j < {n_post}u; dp_j++) {{ {g}_colStart[dp_j + 1] "
                   f"= {g}_colStart[dp_j] + {count}[dp_j]; {count}[dp_j] = {g}_colStart[dp_j]; }}",
-                  f"for (uint32_t dp_i = 0; dp_i < dp_total; dp_i++) {{",
+                  "for (uint32_t dp_i = 0; dp_i < dp_total; dp_i++) {",
                   f"    const uint32_t dp_syn = {g}_colTmp[dp_i];",
                   f"    const uint32_t dp_pos = {count}[{post}]++;",
                   f"    {g}_colSyn[dp_pos] = dp_syn;",

@@ -201,6 +201,18 @@ class RawHDConfig:
         return cls(**values)
 
 
+def merge_config(config: "RawHDConfig | None", overrides: dict[str, Any]) -> "RawHDConfig":
+    """``config`` (default: the defaults) with ``overrides`` (feature-setting keywords)
+    applied; an unknown name is a ConfigError with a close match."""
+    if config is not None and not isinstance(config, RawHDConfig):
+        raise ConfigError(f"config must be a RawHDConfig, got {type(config).__name__}")
+    base = (config or RawHDConfig()).to_dict()
+    if overrides:
+        RawHDConfig.from_dict(overrides)       # reject unknown names with a hint
+        base.update(overrides)
+    return RawHDConfig(**base)
+
+
 def _real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from delayprop.data._build import Built, Job, load_or_build_features
 from delayprop.data._cache import hash_key
-from delayprop.data._config import RawHDConfig
+from delayprop.data._config import RawHDConfig, merge_config
 from delayprop.data._features import apply_normaliser, fit_normaliser
 from delayprop.data._folder_files import AudioFile, LabelPattern, class_names_of, scan_folder
 from delayprop.data._folder_split import SplitRule, assign_splits
@@ -82,7 +82,7 @@ class AudioFolder(Split):
             raise ConfigError(f"audio split must be one of {AUDIO_SPLITS}, got {split!r}")
         if on_error not in ON_ERROR:
             raise ConfigError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        config = _merge_config(config, overrides)
+        config = merge_config(config, overrides)
         rule = SplitRule(test_speakers, test_fraction, test_index, split_seed)
         table = prepare_folder(data_root(path), config, LabelPattern(labels), rule,
                                cache_dir=cache_dir, num_workers=num_workers,
@@ -117,16 +117,6 @@ class AudioFolder(Split):
     def config(self) -> RawHDConfig:
         """The feature settings of this split (with ``fmax`` as adapted)."""
         return RawHDConfig(**self.info["config"])
-
-
-def _merge_config(config: RawHDConfig | None, overrides: dict[str, Any]) -> RawHDConfig:
-    if config is not None and not isinstance(config, RawHDConfig):
-        raise ConfigError(f"config must be a RawHDConfig, got {type(config).__name__}")
-    base = (config or RawHDConfig()).to_dict()
-    if overrides:
-        RawHDConfig.from_dict(overrides)       # reject unknown names with a hint
-        base.update(overrides)
-    return RawHDConfig(**base)
 
 
 def adapt_mel_range(config: RawHDConfig, rates: dict[str, int]) -> tuple[RawHDConfig, str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from delayprop.data._config import RawHDConfig
+from delayprop.data._config import RawHDConfig, merge_config
 from delayprop.data._features import apply_normaliser, fit_normaliser
 from delayprop.data._hd_build import FeatureTable, load_or_build
 from delayprop.data._hd_files import CLASS_NAMES, SPLITS, locate_hd_audio
@@ -91,7 +91,7 @@ class RawHD(Split):
             raise ConfigError(f"RawHD split must be one of {SPLITS}, got {split!r}")
         if on_error not in ON_ERROR:
             raise ConfigError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        config = _merge_config(config, overrides)
+        config = merge_config(config, overrides)
         folder = locate_hd_audio(path)
         table = load_or_build(folder, config, cache_dir=cache_dir, num_workers=num_workers,
                               progress=progress)
@@ -121,16 +121,6 @@ class RawHD(Split):
     def config(self) -> RawHDConfig:
         """The preprocessing parameters of this split."""
         return RawHDConfig(**self.info["config"])
-
-
-def _merge_config(config: RawHDConfig | None, overrides: dict[str, Any]) -> RawHDConfig:
-    if config is not None and not isinstance(config, RawHDConfig):
-        raise ConfigError(f"config must be a RawHDConfig, got {type(config).__name__}")
-    base = (config or RawHDConfig()).to_dict()
-    if overrides:
-        RawHDConfig.from_dict(overrides)       # reject unknown names with a hint
-        base.update(overrides)
-    return RawHDConfig(**base)
 
 
 def _usable_rows(table: FeatureTable, split: str, on_error: str,

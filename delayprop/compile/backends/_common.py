@@ -78,7 +78,6 @@ def neuron_phase_prologue(low: Lowerer, pop) -> list[str]:
         lines.append(f"const uint32_t dp_rslot_{sg.name} = (uint32_t)(k % "
                      f"{sg.max_dendritic_delay_timesteps});")
     if pop.record_spikes:
-        words = (pop.size + 31) // 32
         lines += ["const int64_t dp_recSteps = dp.dp_rt[DP_RT_rec_steps];",
                   "const int64_t dp_recRow = k - dp.dp_rt[DP_RT_rec_start];",
                   low.layout.pointer(f"{pop.name}_recSpk", restrict=False)]
