@@ -10,7 +10,7 @@ from delayprop.errors import ConfigError
 
 BENCHMARKS = {"forward": "bench_forward.py", "train": "bench_train.py",
               "sparsity": "bench_sparsity.py", "data": "bench_data.py",
-              "rawhd": "bench_rawhd.py"}
+              "rawhd": "bench_rawhd.py", "mpi": "bench_mpi.py"}
 
 
 def register(subparsers) -> None:

@@ -1,0 +1,94 @@
+"""Data-parallel training over MPI on the real task: what the communication costs.
+
+The RawHD network of bench_rawhd.py (dense, learned delays, batch 32) trained for 3
+epochs (timed over the 2nd and 3rd) in two ways on the same machine, in one command:
+
+- 1 rank x 2 OpenMP threads (one process shares each batch among its threads);
+- 2 ranks x 1 thread (``mpiexec -n 2``: each rank simulates half of every batch and the
+  gradients are summed with one Allreduce per optimiser step).
+
+Reported: seconds per epoch of each, their ratio, Allreduce calls and bytes reduced per
+optimiser step, hidden spikes per neuron. Needs mpi4py and mpiexec (``pip install -e
+".[mpi]"``); data as in bench_rawhd.py (RawHD or a labelled synthetic stand-in).
+
+    python benchmarks/bench_mpi.py [--limit N] [--out results/benchmarks.jsonl]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+from _common import emit
+
+import bench_rawhd
+
+EPOCHS = 3
+
+
+def child(limit: int | None) -> None:
+    """One configuration (as launched by main): train, time, print one JSON line (rank 0)."""
+    source, x, y, _, _ = bench_rawhd.load(limit)
+    net, inp, out = bench_rawhd.build(0.0, 32, True)
+    with net:
+        history = net.train({inp: x}, {out: y}, EPOCHS)
+        comm = net.comm
+        steps = EPOCHS * -(-len(x) // 32)
+        if comm.is_root:
+            print(json.dumps({
+                "data": source, "samples": len(x), "ranks": comm.size,
+                "threads": int(os.environ.get("OMP_NUM_THREADS", "0")),
+                "s_per_epoch": statistics.mean(h["seconds"] for h in history[1:]),
+                "hidden_spikes_per_neuron": history[-1]["spikes_per_neuron"],
+                "allreduce_per_step": comm.reductions / steps,
+                "bytes_reduced_per_step": comm.bytes_reduced / max(comm.reductions, 1)}),
+                flush=True)
+
+
+def launch(ranks: int, threads: int, limit: int | None) -> dict:
+    cmd = [sys.executable, __file__, "--child"] + (["--limit", str(limit)] if limit else [])
+    if ranks > 1:
+        exe = shutil.which("mpiexec") or shutil.which("mpirun")
+        if exe is None:
+            raise SystemExit("bench_mpi: no mpiexec/mpirun on PATH (pip install -e '.[mpi]')")
+        cmd = [exe, "-n", str(ranks)] + cmd
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.stderr.write(done.stderr[-3000:])
+        raise SystemExit(f"bench_mpi: {ranks} rank(s) x {threads} thread(s) failed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--limit", type=int, default=None, help="first N training samples only")
+    ap.add_argument("--out", default=None, help="append JSON lines to this file")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        child(args.limit)
+        return
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        raise SystemExit("bench_mpi: mpi4py is not installed (pip install -e '.[mpi]')")
+    one = launch(1, 2, args.limit)
+    two = launch(2, 1, args.limit)
+    record = {"benchmark": "mpi", "data": one["data"], "samples": one["samples"], "batch": 32,
+              "s_per_epoch_1rank_2threads": round(one["s_per_epoch"], 3),
+              "s_per_epoch_2ranks_1thread": round(two["s_per_epoch"], 3),
+              "ratio_2ranks_vs_1rank": round(two["s_per_epoch"] / one["s_per_epoch"], 2),
+              "allreduce_per_step": round(two["allreduce_per_step"], 2),
+              "bytes_reduced_per_step": int(two["bytes_reduced_per_step"]),
+              "hidden_spikes_per_neuron": [round(one["hidden_spikes_per_neuron"], 3),
+                                           round(two["hidden_spikes_per_neuron"], 3)]}
+    emit(record, args.out)
+
+
+if __name__ == "__main__":
+    main()
