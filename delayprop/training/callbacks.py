@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 from pathlib import Path
 
 from delayprop.errors import ConfigError
 
-__all__ = ["Callback", "CallbackList", "ProgressBar", "CSVLogger", "HOOKS"]
+__all__ = ["Callback", "CallbackList", "ProgressBar", "CSVLogger", "SilenceWarning", "HOOKS"]
 
 HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
 
@@ -49,6 +50,22 @@ class CallbackList:
             for cb in self.callbacks:
                 getattr(cb, hook)(*args)
         return call
+
+
+class SilenceWarning(Callback):
+    """Warn once when no hidden neuron spiked in a whole epoch: EventProp's gradients of
+    the weights into a silent layer are all zero, so the network cannot start learning."""
+
+    def __init__(self):
+        self._warned = False
+
+    def on_epoch_end(self, net, epoch, metrics):
+        if not self._warned and metrics.get("spikes_per_neuron", 1.0) == 0.0:
+            self._warned = True
+            logging.getLogger("delayprop.training").warning(
+                "no hidden neuron spiked in epoch %d: the weights into the hidden layer get "
+                "no gradient, so the network cannot learn; start from larger input weights "
+                "(--weight-sd, or weight_mean) or a lower threshold", epoch)
 
 
 class ProgressBar(Callback):

@@ -339,6 +339,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
     its settings must be the same (but for :data:`FREE_ON_RESUME`, and with
     ``allow_changes`` :data:`CHANGEABLE_ON_RESUME`)."""
     from delayprop.training import ProgressBar
+    from delayprop.training.callbacks import SilenceWarning
     from delayprop.training.journal import RunJournal, resume as resume_run
     from delayprop.data import data_record
     from delayprop.training.parallel import world
@@ -398,8 +399,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
             if root:
                 with storage.guarded(out_dir / "summary.json"):
                     (out_dir / "summary.json").unlink(missing_ok=True)  # of fewer epochs
-            callbacks = [ProgressBar(disable=True if quiet else None), RunJournal(out_dir)] \
-                if root else []
+            callbacks = [ProgressBar(disable=True if quiet else None), RunJournal(out_dir),
+                         SilenceWarning()] if root else []
             try:
                 net.train({inp: x_train}, {out: y_train}, remaining,
                           validation_x={inp: x_test}, validation_y={out: test.y},

@@ -161,3 +161,18 @@ def test_rawhd_runs_take_the_recipe_unless_told_otherwise(tmp_path):
     assert train(out2, "--epochs", "2", "--resume") == 0
     resumed = ExperimentConfig.from_run(out2)
     assert (resumed.delay_lr, resumed.augment_shift, resumed.epochs) == (0.5, 0, 2)
+
+
+def test_a_silent_hidden_layer_is_reported(tmp_path, caplog):
+    """Weights too small to make any hidden neuron spike: EventProp gets no gradient for
+    them, and the user is told once, with what to change."""
+    import logging
+    with caplog.at_level(logging.WARNING, logger="delayprop.training"):
+        assert train(tmp_path / "silent", "--epochs", "2", "--weight-sd", "1e-6",
+                     "--out-weight-sd", "0.05") == 0
+    warned = [r for r in caplog.records if "no hidden neuron spiked" in r.getMessage()]
+    assert len(warned) == 1 and "epoch 1" in warned[0].getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="delayprop.training"):
+        assert train(tmp_path / "spiking", "--epochs", "1") == 0
+    assert not [r for r in caplog.records if "no hidden neuron spiked" in r.getMessage()]
