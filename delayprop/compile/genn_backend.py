@@ -268,20 +268,7 @@ class GeNNBackedModel(Model):
                         for p in self.neuron_populations.values()
                         if p.spike_recording_enabled}
         try:
-            for p in self.neuron_populations.values():
-                for var in p.model.var_names:
-                    p.set_initial(var, p._init.get(var, 0))
-                for egp, values in p._egp_values.items():
-                    self._runtime.replace(egp_name(p.name, egp), values)
-            for c in self.current_sources.values():
-                for var in c.model.var_names:
-                    c.set_initial(var, c._init.get(var, 0))
-                for egp, values in c._egp_values.items():
-                    self._runtime.replace(egp_name(c.name, egp), values)
-            for s in self.synapse_populations.values():
-                self._upload_connectivity(s)
-                for egp, values in s._egp_values.items():
-                    self._runtime.replace(egp_name(s.name, egp), values)
+            self._upload_initial_state()
         except BaseException:
             self.unload()
             raise

@@ -253,20 +253,28 @@ class Model:
             # the code reads the ring's length from dp_rt: without this, steps before the
             # first growth in run() went unrecorded when num_recording_timesteps was given
             self._runtime.set_rt("rec_steps", sizes.rec_steps)
-            for p in self.neuron_populations.values():
-                for var in p.model.var_names:
-                    p.set_initial(var, p._init.get(var, 0))
-                for egp, values in p._egp_values.items():
-                    self._runtime.replace(egp_name(p.name, egp), values)
-            for c in self.current_sources.values():
-                for var in c.model.var_names:
-                    c.set_initial(var, c._init.get(var, 0))
-            for s in self.synapse_populations.values():
-                self._upload_connectivity(s)
+            self._upload_initial_state()
             self.reinitialise()
         except BaseException:
             self.unload()
             raise
+
+    def _upload_initial_state(self) -> None:
+        """Initial values, extra global parameters given before load() and connectivity
+        of every population, current source and synapse group, into the loaded runtime
+        (every backend's load uses this)."""
+        for p in self.neuron_populations.values():
+            for var in p.model.var_names:
+                p.set_initial(var, p._init.get(var, 0))
+        for c in self.current_sources.values():
+            for var in c.model.var_names:
+                c.set_initial(var, c._init.get(var, 0))
+        for s in self.synapse_populations.values():
+            self._upload_connectivity(s)
+        for owner in (*self.neuron_populations.values(), *self.current_sources.values(),
+                      *self.synapse_populations.values()):
+            for egp, values in owner._egp_values.items():
+                self._runtime.replace(egp_name(owner.name, egp), values)
 
     def _initial_tape(self, pop_name: str) -> int:
         """Events per instance a population's spike tape holds at first (it grows)."""
