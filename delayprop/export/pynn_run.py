@@ -25,7 +25,7 @@ from delayprop.graph import NetworkGraph
 from delayprop.reference.brian2_sim import check_inputs
 from delayprop.export.pynn import read_pynn
 from delayprop.export.validate import (ValidationReport, _check_labels, _check_pair,
-                                       _simulate, spike_agreement)
+                                       _simulate, compare_runs)
 
 __all__ = ["load_script", "pynn_simulator", "run_pynn_export", "validate_in_pynn"]
 
@@ -148,16 +148,10 @@ def validate_in_pynn(original_graph: NetworkGraph, export_dir: str | Path,
     spk_b, v_b = run_pynn_export(export_dir, data, int(num_steps), simulator, record)
     report = ValidationReport(int(num_steps), batch, simulator=f"PyNN {simulator}",
                               readout=readout)
-    for name in spk_a:
-        report.populations[name] = spike_agreement(name, spk_a[name], spk_b[name])
+    vb = None
     if readout is not None:
         vb = v_b[readout]
         if np.isnan(vb).any():
             raise ExportError(f"PyNN {simulator} recorded no V for some steps of '{readout}'")
-        report.max_abs_dv_readout = float(np.abs(v_a - vb).max(initial=0.0))
-        report.predicted_original = np.argmax(v_a.sum(axis=1), axis=1)
-        report.predicted_exported = np.argmax(vb.sum(axis=1), axis=1)
-        if labels is not None:
-            report.accuracy_original = float(np.mean(report.predicted_original == labels))
-            report.accuracy_exported = float(np.mean(report.predicted_exported == labels))
+    compare_runs(report, spk_a, spk_b, v_a, vb, readout, labels)
     return report

@@ -230,17 +230,25 @@ def validate_export(original_graph: NetworkGraph, exported_graph: NetworkGraph,
             for g, desc, sim in ((original_graph, "original", engine),
                                  (exported_graph, "exported", "brian2"))]
     (spk_a, v_a), (spk_b, v_b) = runs
-    for name in spk_a:
-        report.populations[name] = spike_agreement(name, spk_a[name], spk_b[name])
-    if readout is not None:
-        report.max_abs_dv_readout = float(np.abs(v_a - v_b).max(initial=0.0))
-        report.predicted_original = np.argmax(v_a.sum(axis=1), axis=1)
-        report.predicted_exported = np.argmax(v_b.sum(axis=1), axis=1)
-        if labels is not None:
-            report.accuracy_original = float(np.mean(report.predicted_original == labels))
-            report.accuracy_exported = float(np.mean(report.predicted_exported == labels))
+    compare_runs(report, spk_a, spk_b, v_a, v_b, readout, labels)
     logger.info("validation: %s", report.summary().replace("\n", "; "))
     return report
+
+
+def compare_runs(report: ValidationReport, spk_a, spk_b, v_a, v_b, readout: str | None,
+                 labels) -> None:
+    """Fill ``report`` from the original's (``a``) and the export's (``b``) spikes per
+    population and readout voltages [trial, step, neuron]."""
+    for name in spk_a:
+        report.populations[name] = spike_agreement(name, spk_a[name], spk_b[name])
+    if readout is None:
+        return
+    report.max_abs_dv_readout = float(np.abs(v_a - v_b).max(initial=0.0))
+    report.predicted_original = np.argmax(v_a.sum(axis=1), axis=1)
+    report.predicted_exported = np.argmax(v_b.sum(axis=1), axis=1)
+    if labels is not None:
+        report.accuracy_original = float(np.mean(report.predicted_original == labels))
+        report.accuracy_exported = float(np.mean(report.predicted_exported == labels))
 
 
 def _check_labels(graph: NetworkGraph, labels, batch: int, readout: str | None) -> NDArray:
