@@ -85,7 +85,7 @@ delayprop --quiet ablation --data rawhd --epochs 10 --seeds 3 --hidden 256 --max
 # Resumable: run the same command again after a stop.
 ABL="--data rawhd --epochs 40 --hidden 256 --max-delay 25 --weight-sd 0.2 --delay-lr 0.05 \
     --augment-shift 2 --seeds 3 --jobs 2"
-delayprop ablation $ABL --out results/ablation_full   # partly run (34 of 75): continue here
+delayprop ablation $ABL --out results/ablation_full   # partly run (38 of 75): continue here
 # The README's reasons why learned structure trails fixed structure, at 12.5 % present,
 # 3 seeds, each against learned_structure_learned_delays/keep0.125 of the sweep above
 # (rewiring each epoch, RigL's gradient over the last 16 batches); Dale's law is the
