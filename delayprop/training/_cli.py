@@ -74,6 +74,7 @@ def register(subparsers) -> None:
     p.add_argument("--rewire-every", type=int, help="rewire every N batches (default: each "
                                                     "epoch)")
     p.add_argument("--l1", type=float, help="L1 strength on the rewired parameters")
+    _add_drop_options(p, "")
     p.add_argument("--dale", action=argparse.BooleanOptionalAction, default=None,
                    help="one sign per presynaptic neuron in rewired groups (default on)")
     p.add_argument("--hardware", help="train within the fan-in/row limits of an export "
@@ -164,10 +165,22 @@ def _register_ablation(subparsers) -> None:
                         "before each rewiring, or of 'all' since the last one (default 16)")
     p.add_argument("--regrow-delay", choices=["keep", "random", "gradient"],
                    help="learned structure: delay of a regrown synapse (default keep)")
+    _add_drop_options(p, "learned structure: ")
     p.add_argument("--out", required=True, help="sweep directory (e.g. results/ablation); "
                                                 "one per setting")
     p.set_defaults(handler=_ablation, no_delay_learning=False, rewire=None, fan_in=None,
                    l1=None, dale=None, hardware=None)
+
+
+def _add_drop_options(p, prefix: str) -> None:
+    p.add_argument("--drop", choices=["deepr", "rigl"],
+                   help=prefix + "which synapses a rewiring drops: deepr (default: those "
+                        "whose weight reached 0) or rigl (also the weakest, a fraction "
+                        "decaying along a cosine to 0 at 75%% of training; Evci et al. "
+                        "2020)")
+    p.add_argument("--drop-fraction", type=float,
+                   help=prefix + "RigL's drop: the fraction of active synapses dropped at "
+                                 "the start (default 0.3)")
 
 
 def _grad_window(text: str):
@@ -197,9 +210,11 @@ def _ablation(args) -> int:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
+    from delayprop.training.parallel import world
     path = run_ablation(cfg, args.out, models=args.models, keeps=args.keep,
                         seeds=range(args.seeds), quiet=args.quiet, jobs=args.jobs)
-    print(path.read_text())
+    if world().is_root:                   # under mpirun: the table once
+        print(path.read_text())
     return 0
 
 
@@ -223,7 +238,8 @@ def config_from_args(args):
         changes["schedule"] = False
     rewiring = dict(cfg.rewiring)
     names = {"rewire": "grow", "rewire_every": "every_batches"}
-    for key in ("rewire", "regrow_delay", "fan_in", "rewire_every", "l1", "dale"):
+    for key in ("rewire", "regrow_delay", "fan_in", "rewire_every", "l1", "dale", "drop",
+                "drop_fraction"):
         value = getattr(args, key)
         if value is not None:
             # --rewire deepr: DEEP R's random growth; rigl: RigL's gradient-based growth

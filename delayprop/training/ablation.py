@@ -101,31 +101,42 @@ def run_ablation(base, out_dir, models=tuple(MODELS), keeps=KEEP_FRACTIONS, seed
     for run in runs:                          # bad options: one error now, not one per run
         if run.config.rewiring:
             rewiring_from_config(run.config)
-    with _only_sweep_in(out_dir):
+    from delayprop.training.parallel import world
+    comm = world()                        # under mpirun the ranks share the runs
+    with _only_sweep_in(out_dir, comm):
         try:
             run_sweep(runs, jobs=jobs, quiet=quiet, logs=out_dir / "logs", desc="ablation")
         except SweepError:
-            if _results(out_dir):
+            if comm.is_root and _results(out_dir):
                 summarise_ablation(out_dir, base.epochs)
             raise
-        return summarise_ablation(out_dir, base.epochs)
+        if comm.is_root:
+            summarise_ablation(out_dir, base.epochs)
+        comm.barrier()                    # every rank returns once the table is written
+        return out_dir / "ablation.csv"
 
 
 @contextmanager
-def _only_sweep_in(out_dir: Path):
-    """A lock: two sweeps in one directory would train the same runs at once."""
+def _only_sweep_in(out_dir: Path, comm):
+    """A lock: two sweeps in one directory would train the same runs at once. Under
+    mpirun rank 0 holds it for all ranks, and all of them stop if it is taken."""
     from filelock import FileLock, Timeout
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(out_dir / ".sweep.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
+    lock = None
+    if comm.is_root:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(out_dir / ".sweep.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            lock = None
+    if not comm.allgather(lock is not None or not comm.is_root)[0]:
         raise ConfigError(f"another sweep is running in {out_dir}; wait for it, or stop it "
-                          f"(its runs resume later)") from None
+                          f"(its runs resume later)")
     try:
         yield
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 def _results(out_dir: Path) -> list[dict]:

@@ -245,9 +245,11 @@ def build_network(cfg: ExperimentConfig, num_inputs: int, num_classes: int, grad
     return net, inp, hid, out, ih
 
 
-def make_compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch):
+def make_compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch,
+                  communicator=None):
     """The EventPropCompiler of a run's settings, for the network of :func:`build_network`
-    (``out`` its readout, ``ih`` its input->hidden connection)."""
+    (``out`` its readout, ``ih`` its input->hidden connection; ``communicator``: see
+    :func:`run_experiment`)."""
     from delayprop.training import (Adam, CosineAnnealing, EventPropCompiler, OneCycle,
                                     SoftmaxCrossEntropy)
     lr = OneCycle(cfg.lr) if cfg.schedule else cfg.lr
@@ -263,7 +265,7 @@ def make_compiler(cfg: ExperimentConfig, out, ih, num_steps, batches_per_epoch):
                              reg_nu_upper=cfg.reg_nu_upper, precision=cfg.precision,
                              backend=cfg.backend, seed=cfg.seed, rewiring=rewiring,
                              dropout=cfg.dropout, dropout_mode=cfg.dropout_mode,
-                             spike_time=cfg.spike_time)
+                             spike_time=cfg.spike_time, communicator=communicator)
 
 
 def _augmentation(cfg: ExperimentConfig, inp) -> dict:
@@ -332,12 +334,16 @@ def _write_json(path: Path, value: dict) -> None:
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: bool = False,
-                   command: str | None = None, allow_changes: bool = False) -> dict:
+                   command: str | None = None, allow_changes: bool = False,
+                   communicator=None) -> dict:
     """Train as configured, writing the run directory; return the summary.
 
     With ``resume``, continue the run in ``out_dir`` from its newest readable checkpoint;
     its settings must be the same (but for :data:`FREE_ON_RESUME`, and with
-    ``allow_changes`` :data:`CHANGEABLE_ON_RESUME`)."""
+    ``allow_changes`` :data:`CHANGEABLE_ON_RESUME`). ``communicator`` (a
+    :class:`~delayprop.training.parallel.Communicator`) holds the processes that share
+    each batch: MPI's world under ``mpirun`` by default; a sweep under ``mpirun`` gives
+    each run :class:`~delayprop.training.parallel.SingleProcess`."""
     from delayprop.training import ProgressBar
     from delayprop.training.callbacks import SilenceWarning
     from delayprop.training.journal import RunJournal, resume as resume_run
@@ -346,7 +352,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
 
     out_dir = Path(out_dir)
     # under mpirun every rank trains its shard of each batch; rank 0 alone writes the run
-    comm = world()
+    comm = communicator if communicator is not None else world()
     root = comm.is_root
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir} is a file, not a directory")
@@ -377,7 +383,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
         with storage.guarded(out_dir, "create"):
             out_dir.mkdir(parents=True, exist_ok=True)
     batches = -(-len(y_train) // cfg.batch_size)
-    compiler = make_compiler(cfg, out, ih, num_steps, batches)
+    compiler = make_compiler(cfg, out, ih, num_steps, batches, communicator=comm)
     net = compiler.compile(net_desc, name=f"run_{cfg.data}")
     try:
         meta = resume_run(out_dir, net, write=root) if resume else None

@@ -92,6 +92,10 @@ class Communicator:
                 f"no longer train the same network; run with one seed, one data set and "
                 f"one delayprop version on every rank")
 
+    def allgather(self, value) -> list:
+        """``value`` of every rank, in rank order (small Python objects: flags, names)."""
+        return self._allgather(value)
+
     def _allreduce(self, buffer: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 

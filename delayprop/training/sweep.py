@@ -12,6 +12,14 @@ worker checks that OpenMP took it. A free slot takes the next run. A run that fa
 reported at the end with its directory and log; the others go on. Ctrl-C stops the
 workers; the next call resumes their runs from their checkpoints.
 
+Under ``mpirun -n N`` the ranks share the sweep: each rank trains whole runs, one at a
+time, in one process (a run's batches are not split across ranks), and a free rank takes
+the next unfinished run. A rank claims a run by a lock file beside its directory
+(``seedK.claim``, held while it trains; the operating system drops it when the rank
+dies, so a killed sweep leaves no stale claim), which needs a shared file system, as the
+run directories do anyway. Rank 0 alone shows the progress bar; a run that fails on any
+rank is reported by every rank at the end.
+
 The progress bar counts epochs over the whole sweep (runs x epochs, the epochs already in
 each run's ``metrics.csv`` included) and is updated from those files every two seconds,
 so it works the same with one job or many.
@@ -161,11 +169,18 @@ def run_sweep(runs: list[SweepRun], jobs: int = 1, quiet: bool = False,
     each run that failed once all the others are done. Worker logs go to ``logs``."""
     if int(jobs) != jobs or jobs < 1:
         raise ConfigError(f"jobs must be a whole number >= 1, got {jobs!r}")
+    from delayprop.training.parallel import world
+    comm = world()
+    if comm.size > 1 and jobs > 1:
+        raise ConfigError(f"--jobs {jobs} under mpirun: each of the {comm.size} ranks "
+                          f"trains one run at a time; start more ranks instead")
     check_settings(runs)
     todo = [r for r in runs if not is_finished(r)]
-    progress = _Progress(runs, quiet, desc)
+    progress = _Progress(runs, quiet or not comm.is_root, desc)
     try:
-        if jobs == 1:
+        if comm.size > 1:
+            failures = _run_over_ranks(todo, comm)
+        elif jobs == 1:
             failures = _run_here(todo)
         else:
             failures = _run_in_workers(todo, jobs, Path(logs) if logs else None)
@@ -180,16 +195,56 @@ def run_sweep(runs: list[SweepRun], jobs: int = 1, quiet: bool = False,
 
 def _run_here(todo: list[SweepRun]) -> list[tuple[SweepRun, str]]:
     """One run after the other in this process."""
-    from delayprop.training.experiment import run_experiment
     failures = []
     for run in todo:
-        try:
-            run_experiment(run.config, run.directory, resume=_prepare(run), quiet=True,
-                           command=run.command)
-        except Exception as err:                      # noqa: BLE001 - one run, not the sweep
-            logger.debug("run %s failed", run.directory, exc_info=True)
-            failures.append((run, f"{type(err).__name__}: {err}"))
+        why = _train(run)
+        if why:
+            failures.append((run, why))
     return failures
+
+
+def _train(run: SweepRun) -> str:
+    """Train one run in this process, alone (also under mpirun); why it failed, or ''."""
+    from delayprop.training.experiment import run_experiment
+    from delayprop.training.parallel import SingleProcess
+    try:
+        run_experiment(run.config, run.directory, resume=_prepare(run), quiet=True,
+                       command=run.command, communicator=SingleProcess())
+    except Exception as err:                      # noqa: BLE001 - one run, not the sweep
+        logger.debug("run %s failed", run.directory, exc_info=True)
+        return f"{type(err).__name__}: {err}"
+    return ""
+
+
+def claim_path(run: SweepRun) -> Path:
+    directory = Path(run.directory)
+    return directory.with_name(directory.name + ".claim")
+
+
+def _run_over_ranks(todo: list[SweepRun], comm) -> list[tuple[SweepRun, str]]:
+    """Every rank walks the same list and trains each run it can claim (see the module);
+    return the failures of all ranks, on every rank."""
+    from filelock import FileLock, Timeout
+    comm.barrier()                       # all ranks have checked the settings
+    mine = []
+    for index, run in enumerate(todo):
+        lock = FileLock(str(claim_path(run)))
+        Path(run.directory).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue                      # another rank trains it
+        try:
+            if is_finished(run):          # another rank finished it before we came
+                continue
+            logger.info("rank %d of %d trains %s", comm.rank, comm.size, run.directory)
+            why = _train(run)
+            if why:
+                mine.append((index, why))
+        finally:
+            lock.release()
+    return [(todo[index], f"{why} (rank {rank})")
+            for rank, part in enumerate(comm.allgather(mine)) for index, why in part]
 
 
 class _Worker:

@@ -221,3 +221,52 @@ def test_a_rank_other_than_0_writes_nothing(tmp_path, monkeypatch):
     summary = run_experiment(cfg, out, quiet=True)
     assert summary["epochs"] == 1
     assert not out.exists() or not any(out.iterdir()), sorted(p.name for p in out.iterdir())
+
+
+def _sweep(ranks, out, cache):
+    cmd = [sys.executable, "-m", "delayprop", "ablation", "--data", "rawhd", "--data-path",
+           FIXTURE, "--hidden", "16", "--batch-size", "8", "--precision", "double",
+           "--epochs", "2", "--seeds", "1", "--keep", "0.5", "0.25", "--models",
+           "fixed_structure_learned_delays", "learned_structure_learned_delays",
+           "--out", str(out)]
+    if ranks > 1:
+        cmd = _mpiexec() + ["-n", str(ranks)] + cmd
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",
+                        "DELAYPROP_DATA")}
+    env.update(DELAYPROP_CACHE=str(cache), OMP_NUM_THREADS="1")
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+
+
+@needs_mpi
+def test_mpirun_delayprop_ablation_shares_whole_runs_between_ranks(tmp_path):
+    """``mpirun -n 2 delayprop ablation``: each rank trains whole runs in one process
+    (claimed one at a time), both ranks get work, and every run equals the same sweep in
+    one process; the table is written once."""
+    cache = tmp_path / "cache"
+    one, two = tmp_path / "one", tmp_path / "two"
+    done = _sweep(1, one, cache)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = _sweep(2, two, cache)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trained = {}
+    for line in done.stderr.splitlines():
+        if " trains " in line and "rank " in line:
+            rank = int(line.split("rank ")[1].split()[0])
+            trained[line.rsplit(" ", 1)[1]] = rank
+    assert len(trained) == 4 and set(trained.values()) == {0, 1}, done.stderr[-3000:]
+    assert done.stdout.count("mean_test_accuracy") == 1      # rank 0 alone prints it
+    by_run = {}
+    for out in (one, two):
+        with open(out / "ablation_runs.csv") as f:
+            rows = f.read().splitlines()
+        by_run[out] = sorted(rows[1:])
+    assert len(by_run[one]) == 4 and by_run[two] == by_run[one]
+    for summary in one.glob("*/keep*/seed*/summary.json"):
+        mine = json.loads(summary.read_text())
+        theirs = json.loads((two / summary.relative_to(one)).read_text())
+        for key in ("test_accuracy", "test_loss", "train_accuracy"):
+            assert theirs[key] == pytest.approx(mine[key], rel=1e-9), (summary, key)
+    # once finished, the sweep under mpirun has nothing left to do
+    again = _sweep(2, two, cache)
+    assert again.returncode == 0 and " trains " not in again.stderr, again.stderr[-2000:]
