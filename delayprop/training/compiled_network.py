@@ -164,7 +164,7 @@ class CompiledTrainingNetwork(BatchLoop, Parameters, Statistics):
 
     def _rewire(self, rewired) -> None:
         """Rewire on every rank alike, then check that the ranks agree."""
-        rewired.rewire()
+        rewired.rewire(self.step / self.total_steps if self.total_steps else 0.0)
         self.comm.check_same(f"the connectivity of '{rewired.name}' after rewiring "
                              f"(epoch {self.epoch + 1})", rewired.active)
 

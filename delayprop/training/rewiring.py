@@ -6,7 +6,13 @@ the slot is active while ``theta > 0`` (Bellec et al. 2018). Between rewiring po
 optimiser updates theta with ``s * dL/dw`` (+ L1). At a rewiring point (every epoch, or
 every N batches)::
 
-    drop   every active slot whose theta went <= 0 becomes dormant (DEEP R);
+    drop   'deepr': every active slot whose theta went <= 0 becomes dormant (DEEP R);
+           'rigl' (Evci et al. 2020): also the weakest active slots (smallest theta), a
+                    fraction alpha(t) of the active count, alpha decaying from
+                    ``drop_fraction`` to 0 along a cosine:
+                    alpha(t) = drop_fraction / 2 * (1 + cos(pi t / (drop_end T))),
+                    t the optimiser step, T the training's steps; no rewiring after
+                    ``drop_end T`` but of slots whose theta went <= 0;
     grow   as many dormant slots become active, so the count stays constant:
            'random' (DEEP R)  uniformly among the allowed dormant slots,
            'rigl'   (Evci et al. 2020) the k with the most negative s * G_ij, where
@@ -41,6 +47,7 @@ __all__ = ["Rewiring", "DeepR", "RigL", "RewiredConnection", "rewiring_from_conf
 logger = logging.getLogger(__name__)
 
 GROW = ("random", "rigl")
+DROP = ("deepr", "rigl")
 REGROW_DELAY = ("keep", "random", "gradient")
 
 
@@ -70,6 +77,12 @@ class Rewiring:
     grad_window : int, optional
         Batches before a rewiring point whose gradients RigL sums (None: all since the
         last rewiring).
+    drop : {'deepr', 'rigl'}
+        Drop only slots whose theta went <= 0, or also RigL's cosine-decayed fraction of
+        the weakest (see the module).
+    drop_fraction, drop_end : float
+        RigL's drop: the fraction at the start, and the point of training (0-1) where it
+        reaches 0 (Evci et al. 2020 use 0.3 and 0.75).
     """
     grow: str = "rigl"
     regrow_delay: str = "keep"
@@ -81,10 +94,18 @@ class Rewiring:
     every_batches: int | None = None
     theta_init: float = 1e-12
     grad_window: int | None = 16
+    drop: str = "deepr"
+    drop_fraction: float = 0.3
+    drop_end: float = 0.75
 
     def __post_init__(self):
         if self.grow not in GROW:
             raise ConfigError(f"grow must be one of {GROW}, got {self.grow!r}")
+        if self.drop not in DROP:
+            raise ConfigError(f"drop must be one of {DROP}, got {self.drop!r}")
+        if not (0.0 <= self.drop_fraction <= 1.0 and 0.0 < self.drop_end <= 1.0):
+            raise ConfigError(f"drop_fraction must lie in [0, 1] and drop_end in (0, 1], "
+                              f"got {self.drop_fraction} and {self.drop_end}")
         if self.regrow_delay not in REGROW_DELAY:
             raise ConfigError(f"regrow_delay must be one of {REGROW_DELAY}, got "
                               f"{self.regrow_delay!r}")
@@ -274,14 +295,35 @@ class RewiredConnection:
             return not epoch_end and self.batches_since % self.cfg.every_batches == 0
         return epoch_end
 
-    def rewire(self) -> dict:
-        """Drop dormant slots, grow as many; return counts."""
+    def drop_fraction(self, progress: float) -> float:
+        """RigL's alpha(t) at ``progress`` (0-1) of training; 0 for DEEP R's drop."""
         cfg = self.cfg
+        if cfg.drop != "rigl" or progress >= cfg.drop_end:
+            return 0.0
+        return cfg.drop_fraction / 2 * (1 + np.cos(np.pi * progress / cfg.drop_end))
+
+    def _to_drop(self, progress: float) -> np.ndarray:
+        """Active slots to drop: those whose theta went <= 0, and under RigL's drop the
+        weakest, up to alpha(t) of the active count."""
         dropped = self.active & (self.theta <= 0)
+        count = int(round(self.drop_fraction(progress) * self.active.sum()))
+        extra = count - int(dropped.sum())
+        if extra > 0:
+            live = np.flatnonzero(self.active & ~dropped)
+            weakest = live[np.argsort(self.theta.ravel()[live], kind="stable")[:extra]]
+            dropped.ravel()[weakest] = True
+        return dropped
+
+    def rewire(self, progress: float = 0.0) -> dict:
+        """Drop slots (see the module), grow as many; return counts. ``progress`` (0-1)
+        is how far training is, for RigL's drop schedule."""
+        cfg = self.cfg
+        dropped = self._to_drop(progress)
         k = int(dropped.sum())
         grown = []
         if k:
             self.active &= ~dropped
+            self.theta[dropped] = np.minimum(self.theta[dropped], 0.0)   # RigL's drop too
             self._reset_state(dropped)
             scores = self._scores()
             allowed = ~self.active & ~dropped

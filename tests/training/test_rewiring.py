@@ -207,6 +207,51 @@ def test_rigl_grows_exactly_the_k_most_negative():
     net.close()
 
 
+def test_rigls_drop_takes_the_weakest_fraction_on_a_cosine_schedule():
+    """Evci et al. 2020: alpha(t) = 0.3 / 2 (1 + cos(pi t / 0.75 T)); the weakest active
+    slots go (those at theta <= 0 first), the same number grows, none after 0.75 T."""
+    net, inp, out = build(RigL(drop="rigl", drop_fraction=0.3), precision="double")
+    rw = net.rewired["ih"]
+    assert rw.drop_fraction(0.0) == pytest.approx(0.3)
+    assert rw.drop_fraction(0.375) == pytest.approx(0.15)
+    assert rw.drop_fraction(0.75) == 0.0 and rw.drop_fraction(0.9) == 0.0
+    count = int(rw.active.sum())
+    rng = np.random.default_rng(1)
+    rw.theta[rw.active] = rng.uniform(0.1, 1.0, count)
+    rw.theta.ravel()[np.flatnonzero(rw.active.ravel())[:2]] = -0.5   # dead: dropped first
+    k = int(round(rw.drop_fraction(0.25) * count))
+    assert k > 2
+    live = np.flatnonzero(rw.active.ravel())
+    expected = live[np.argsort(rw.theta.ravel()[live], kind="stable")[:k]]
+    before = rw.active.copy()
+    assert rw.rewire(0.25) == {"dropped": k, "grown": k}
+    dropped = np.flatnonzero(before.ravel() & ~rw.active.ravel())
+    regrown = np.intersect1d(expected, np.flatnonzero(rw.active.ravel()))
+    # a dropped slot is never regrown at the same rewiring
+    assert regrown.size == 0 and sorted(dropped) == sorted(expected)
+    assert int(rw.active.sum()) == count and np.all(rw.theta.ravel()[expected] <= 0)
+    late = rw.active.copy()
+    assert rw.rewire(0.8) == {"dropped": 0, "grown": 0}
+    np.testing.assert_array_equal(rw.active, late)
+    net.close()
+
+
+def test_rigls_drop_keeps_the_invariants_in_training():
+    x, y = task()
+    net, inp, out = build(RigL(fan_in=3, drop="rigl", every_batches=2), lr=0.05)
+    rw = net.rewired["ih"]
+    watch = Watch(rw)
+    for _ in range(3):
+        net.train({inp: x}, {out: y}, 1)
+        watch.check(net)
+    assert watch.rewirings[0]["dropped"] > 0
+    with pytest.raises(ConfigError, match="drop must be one of"):
+        RigL(drop="magnitude")
+    with pytest.raises(ConfigError, match="drop_fraction must lie in"):
+        RigL(drop="rigl", drop_fraction=1.5)
+    net.close()
+
+
 @pytest.mark.parametrize("rewiring", [
     DeepR(fan_in=3, l1=0.02, regrow_delay="random"),
     # every 3 of 4 batches per epoch: the checkpoint falls inside a probe window
