@@ -39,6 +39,10 @@ _OPTIONS = [
     ("--reg-lambda", float, "strength of the hidden spike-count regulariser (0: off)"),
     ("--reg-nu-upper", float, "spikes per neuron and trial above which it acts"),
     ("--readout", str, "sum_var, avg_var, max_var or avg_var_exp_weight"),
+    ("--tau-mem", float, "membrane time constant of the hidden LIF neurons (ms; one step "
+                         "is 1 ms)"),
+    ("--tau-syn", float, "synaptic time constant (ms)"),
+    ("--readout-tau-mem", float, "membrane time constant of the readout (ms)"),
     ("--seed", int, "seed of connectivity, initial values and shuffling"),
     ("--precision", str, "float or double"),
     ("--backend", str, "cpu or cuda"),

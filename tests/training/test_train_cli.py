@@ -112,6 +112,20 @@ def test_every_rewiring_option_reaches_the_run(tmp_path):
     rewiring = json.loads((out / "config.json").read_text())["config"]["rewiring"]
     assert rewiring == {"grow": "random", "regrow_delay": "random", "fan_in": 12,
                         "every_batches": 1, "l1": 0.001, "dale": False}
+    rigl = tmp_path / "rigl"
+    assert train(rigl, "--epochs", "1", "--sparsity", "0.75", "--rewire", "rigl",
+                 "--drop", "rigl", "--drop-fraction", "0.2") == 0
+    rewiring = json.loads((rigl / "config.json").read_text())["config"]["rewiring"]
+    assert rewiring == {"grow": "rigl", "drop": "rigl", "drop_fraction": 0.2}
+
+
+def test_time_constants_reach_the_run(tmp_path):
+    out = tmp_path / "fast"
+    assert train(out, "--epochs", "1", "--tau-mem", "1.005", "--tau-syn", "0.5",
+                 "--readout-tau-mem", "2") == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert (config["tau_mem"], config["tau_syn"], config["readout_tau_mem"]) == (1.005, 0.5, 2)
+    assert train(tmp_path / "bad", "--epochs", "1", "--tau-mem", "0") == 1
 
 
 def test_curves_plots_runs_side_by_side(tmp_path, capsys):
