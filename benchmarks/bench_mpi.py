@@ -8,7 +8,8 @@ epochs (timed over the 2nd and 3rd) in two ways on the same machine, in one comm
   gradients are summed with one Allreduce per optimiser step).
 
 Reported: seconds per epoch of each, their ratio, Allreduce calls and bytes reduced per
-optimiser step, hidden spikes per neuron. Needs mpi4py and mpiexec (``pip install -e
+optimiser step, the milliseconds of one Allreduce in training (including the wait for the
+slower rank) and alone (after a barrier), hidden spikes per neuron. Needs mpi4py and mpiexec (``pip install -e
 ".[mpi]"``); data as in bench_rawhd.py (RawHD or a labelled synthetic stand-in).
 
     python benchmarks/bench_mpi.py [--limit N] [--out results/benchmarks.jsonl]
@@ -38,15 +39,34 @@ def child(limit: int | None) -> None:
         history = net.train({inp: x}, {out: y}, EPOCHS)
         comm = net.comm
         steps = EPOCHS * -(-len(x) // 32)
+        calls, sent, waited = comm.reductions, comm.bytes_reduced, comm.reduce_seconds
+        pure_ms = _pure_allreduce_ms(comm, sent // max(calls, 1))
         if comm.is_root:
             print(json.dumps({
                 "data": source, "samples": len(x), "ranks": comm.size,
                 "threads": int(os.environ.get("OMP_NUM_THREADS", "0")),
                 "s_per_epoch": statistics.mean(h["seconds"] for h in history[1:]),
                 "hidden_spikes_per_neuron": history[-1]["spikes_per_neuron"],
-                "allreduce_per_step": comm.reductions / steps,
-                "bytes_reduced_per_step": comm.bytes_reduced / max(comm.reductions, 1)}),
+                "allreduce_per_step": calls / steps,
+                "bytes_reduced_per_step": sent / max(calls, 1),
+                # in training (waits for the slower rank too), and alone after a barrier
+                "allreduce_ms_in_training": 1e3 * waited / max(calls, 1),
+                "allreduce_ms_alone": pure_ms}),
                 flush=True)
+
+
+def _pure_allreduce_ms(comm, nbytes: int, repeats: int = 50) -> float | None:
+    """Milliseconds of one Allreduce of ``nbytes`` with every rank ready (None: 1 rank)."""
+    if comm.size == 1:
+        return None
+    import time
+    import numpy as np
+    buffer = {"g": np.zeros(max(nbytes // 8, 1))}
+    comm.barrier()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        comm.sum(buffer)
+    return 1e3 * (time.perf_counter() - t0) / repeats
 
 
 def launch(ranks: int, threads: int, limit: int | None) -> dict:
@@ -85,6 +105,8 @@ def main(argv=None):
               "ratio_2ranks_vs_1rank": round(two["s_per_epoch"] / one["s_per_epoch"], 2),
               "allreduce_per_step": round(two["allreduce_per_step"], 2),
               "bytes_reduced_per_step": int(two["bytes_reduced_per_step"]),
+              "allreduce_ms_in_training": round(two["allreduce_ms_in_training"], 3),
+              "allreduce_ms_alone": round(two["allreduce_ms_alone"], 3),
               "hidden_spikes_per_neuron": [round(one["hidden_spikes_per_neuron"], 3),
                                            round(two["hidden_spikes_per_neuron"], 3)]}
     emit(record, args.out)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class Communicator:
     def __init__(self):
         self.reductions = 0          # Allreduce calls (one per optimiser step)
         self.bytes_reduced = 0       # bytes each rank sent in them
+        self.reduce_seconds = 0.0    # wall time in them (waiting for the slowest rank too)
 
     # ------------------------------------------------------------------ shards
     def shard_range(self, total: int) -> tuple[int, int]:
@@ -63,7 +65,9 @@ class Communicator:
             return dict(arrays)
         keys = list(arrays)
         flat = [np.asarray(arrays[k], np.float64).ravel() for k in keys]
+        t0 = time.perf_counter()
         buffer = self._allreduce(np.concatenate(flat) if flat else np.zeros(0))
+        self.reduce_seconds += time.perf_counter() - t0
         self.reductions += 1
         self.bytes_reduced += buffer.nbytes
         out, start = {}, 0
