@@ -325,11 +325,17 @@ class Lowerer:
         return lines
 
     def _ref_lines(self, bindings, declared, pop, index) -> list[str]:
+        return self.ref_lines(bindings, declared, pop, f"{pop.name}_{{var}}[{index}]")
+
+    def ref_lines(self, bindings, declared, pop, read: str) -> list[str]:
+        """``const T ref = ...;`` for each declared variable reference of a synapse
+        model, bound to a variable of ``pop`` (explicitly, or by its name); ``read`` is
+        the C expression of the value with ``{var}`` for the variable's name."""
         binding = dict(bindings)
         out = []
         for ref, rtype in declared:
             var = binding.get(ref) or _default_ref(ref, pop)
-            out.append(f"const {c_type(rtype, self.scalar)} {ref} = {pop.name}_{var}[{index}];")
+            out.append(f"const {c_type(rtype, self.scalar)} {ref} = {read.format(var=var)};")
         return out
 
     # ------------------------------------------------------------------ forward: neurons

@@ -173,13 +173,9 @@ class TrialCode:
         return lines
 
     def _source_refs(self, sg, refs, bound, at: str) -> list[str]:
-        src = self.spec.population(sg.source)
-        binding = dict(bound)
-        out = []
-        for ref, rtype in refs:
-            var = binding.get(ref) or _default(ref, src)
-            out.append(f"const {c_type(rtype, self.low.scalar)} {ref} = dp_rec_{var}[{at}];")
-        return out
+        """The source's referenced variables as recorded at whole-trial index ``at``."""
+        return self.low.ref_lines(bound, refs, self.spec.population(sg.source),
+                                  f"dp_rec_{{var}}[{at}]")
 
     def _group_prologue(self, sg, thread: str) -> list[str]:
         low = self.low
@@ -373,8 +369,3 @@ def _tiled(T: int, n: int, statement: str, tile: int = 16) -> str:
             "        for (int64_t k = dp_k0; k < dp_k1; k++) {\n"
             f"            for (uint32_t id = dp_i0; id < dp_i1; id++) {statement}\n"
             "        }\n    }\n}\n")
-
-
-def _default(ref, pop) -> str:
-    from delayprop.compile.lower import _default_ref
-    return _default_ref(ref, pop)
