@@ -104,6 +104,13 @@ class Parameters:
 
     def _apply(self, grads: dict[str, np.ndarray]) -> None:
         """One optimiser step on every parameter; delays clamped to [0, D - 1]."""
+        # a blow-up is the guard's to report (it names the array, the batch and what to
+        # change); numpy's own overflow warnings would only print above that message
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._apply_steps(grads)
+        self.step += 1
+
+    def _apply_steps(self, grads: dict[str, np.ndarray]) -> None:
         rt = self.runtime
         progress = self.step / self.total_steps if self.total_steps else 0.0
         for rewired in self.rewired.values():
@@ -120,4 +127,3 @@ class Parameters:
                 self.compiler.delay_optimiser.step(d, grads[f"{conn.name}.d"],
                                                    self.opt_state[f"{conn.name}.d"], progress)
                 self.upload_delays(conn.name)
-        self.step += 1
