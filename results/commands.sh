@@ -134,3 +134,7 @@ delayprop --quiet analyse \
     --group fixed results/ablation/fixed_structure_fixed_delays/keep0.125/seed* \
     --group learned results/ablation/learned_structure_learned_delays/keep0.125/seed* \
     --out results/analysis_fixed_vs_learned
+
+# confusion matrix of the recipe's run (per-class accuracy printed with it)
+delayprop --quiet evaluate results/rawhd_end_recipe_seed1 \
+    --confusion results/figures/confusion_rawhd_end_recipe_seed1.png

@@ -105,6 +105,9 @@ def register(subparsers) -> None:
     p.add_argument("run", help="run directory made by delayprop train")
     p.add_argument("--split", default="test", help="train or test (default test)")
     p.add_argument("--data-path", help="where the data set is, if not where it was trained")
+    p.add_argument("--confusion", metavar="PNG",
+                   help="also draw the confusion matrix here (and add it, with each "
+                        "class's accuracy, to the printed result)")
     p.set_defaults(handler=_evaluate)
 
 
@@ -130,7 +133,8 @@ def _curves(args) -> int:
 
 def _evaluate(args) -> int:
     from delayprop.training.experiment import evaluate_run
-    print(json.dumps(evaluate_run(args.run, args.split, args.data_path), indent=1))
+    print(json.dumps(evaluate_run(args.run, args.split, args.data_path, args.confusion),
+                     indent=1))
     return 0
 
 

@@ -447,8 +447,11 @@ def _write_results(out_dir: Path, net, summary: dict, title: str) -> None:
     _write_json(out_dir / "summary.json", summary)
 
 
-def evaluate_run(run_dir, split: str = "test", data_path: str | None = None) -> dict:
-    """Accuracy and loss of a run's last checkpoint on one split of its data set."""
+def evaluate_run(run_dir, split: str = "test", data_path: str | None = None,
+                 confusion=None) -> dict:
+    """Accuracy and loss of a run's last checkpoint on one split of its data set; with
+    ``confusion`` (a PNG path) also the confusion matrix (in the result, and drawn there)
+    and each class's accuracy."""
     from delayprop.data import load_dataset, sigma_delta_spikes
     from delayprop.training.journal import load_latest
     run_dir = Path(run_dir)
@@ -468,6 +471,16 @@ def evaluate_run(run_dir, split: str = "test", data_path: str | None = None) -> 
     try:
         load_latest(run_dir, net)
         result = net.evaluate({inp: x}, {out: data.y})
+        if confusion is not None:
+            from delayprop.training.plots import confusion_matrix, plot_confusion
+            counts = confusion_matrix(data.y, net.predict({inp: x}).argmax(axis=1),
+                                      data.num_classes)
+            plot_confusion(counts, data.class_names, confusion,
+                           f"{run_dir.name}, {split} split")
+            result["per_class_accuracy"] = {
+                str(name): float(counts[i, i] / counts[i].sum()) if counts[i].sum() else None
+                for i, name in enumerate(data.class_names)}
+            result["confusion"] = counts.tolist()
     finally:
         net.close()
     return {"run": str(run_dir), "split": split, "epoch": net.epoch, **result,

@@ -92,6 +92,15 @@ def test_evaluate_reproduces_the_final_test_accuracy(tmp_path, capsys):
     assert main(["--quiet", "evaluate", str(out), "--data-path", FIXTURE]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["accuracy"] == summary["test_accuracy"] and result["epoch"] == 1
+    png = tmp_path / "confusion.png"
+    assert main(["--quiet", "evaluate", str(out), "--confusion", str(png)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    counts = np.array(result["confusion"])
+    assert counts.shape == (len(result["class_names"]),) * 2
+    assert counts.sum() == summary["test_samples"]
+    # the predictions' argmax gives the accuracy that evaluate measured
+    assert np.trace(counts) / counts.sum() == pytest.approx(result["accuracy"])
+    assert png.stat().st_size > 10_000
     assert main(["evaluate", str(tmp_path / "missing")]) == 1
     # a config.json from elsewhere: named settings, not a TypeError from the dataclass
     config = json.loads((out / "config.json").read_text())
