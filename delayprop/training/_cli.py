@@ -79,6 +79,7 @@ def register(subparsers) -> None:
                                                     "epoch)")
     p.add_argument("--l1", type=float, help="L1 strength on the rewired parameters")
     _add_drop_options(p, "")
+    _add_sign_option(p, "")
     p.add_argument("--dale", action=argparse.BooleanOptionalAction, default=None,
                    help="one sign per presynaptic neuron in rewired groups (default on)")
     p.add_argument("--hardware", help="train within the fan-in/row limits of an export "
@@ -174,10 +175,17 @@ def _register_ablation(subparsers) -> None:
     p.add_argument("--regrow-delay", choices=["keep", "random", "gradient"],
                    help="learned structure: delay of a regrown synapse (default keep)")
     _add_drop_options(p, "learned structure: ")
+    _add_sign_option(p, "learned structure: ")
     p.add_argument("--out", required=True, help="sweep directory (e.g. results/ablation); "
                                                 "one per setting")
     p.set_defaults(handler=_ablation, no_delay_learning=False, rewire=None, fan_in=None,
                    l1=None, dale=None, hardware=None)
+
+
+def _add_sign_option(p, prefix: str) -> None:
+    p.add_argument("--excitatory-fraction", type=float,
+                   help=prefix + "share of positive signs among the rewired synapses (per "
+                                 "input channel under Dale's law; default 0.8)")
 
 
 def _add_drop_options(p, prefix: str) -> None:
@@ -247,7 +255,7 @@ def config_from_args(args):
     rewiring = dict(cfg.rewiring)
     names = {"rewire": "grow", "rewire_every": "every_batches"}
     for key in ("rewire", "regrow_delay", "fan_in", "rewire_every", "l1", "dale", "drop",
-                "drop_fraction"):
+                "drop_fraction", "excitatory_fraction"):
         value = getattr(args, key)
         if value is not None:
             # --rewire deepr: DEEP R's random growth; rigl: RigL's gradient-based growth

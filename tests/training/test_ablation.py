@@ -150,12 +150,12 @@ def test_every_option_reaches_the_learned_structure_runs_only():
     from delayprop.training.ablation import AblationRun, run_config
     args = build_parser().parse_args(sweep_args(
         "x", "--rewire-every", "4", "--grad-window", "8", "--regrow-delay", "gradient",
-        "--drop", "rigl", "--drop-fraction", "0.2"))
+        "--drop", "rigl", "--drop-fraction", "0.2", "--excitatory-fraction", "0.5"))
     base = _ablation_config(args)
     learned = run_config(base, AblationRun("learned_structure_fixed_delays", 0.125, 2))
     assert learned.rewiring == {"every_batches": 4, "grad_window": 8, "drop": "rigl",
-                                "drop_fraction": 0.2, "regrow_delay": "gradient",
-                                "grow": "rigl", "dale": True}
+                                "drop_fraction": 0.2, "excitatory_fraction": 0.5,
+                                "regrow_delay": "gradient", "grow": "rigl", "dale": True}
     assert rewiring_from_config(learned).drop == "rigl"
     assert (learned.sparsity, learned.seed, learned.delay_learning) == (0.875, 2, False)
     assert rewiring_from_config(learned).regrow_delay == "gradient"

@@ -123,9 +123,11 @@ def test_every_rewiring_option_reaches_the_run(tmp_path):
                         "every_batches": 1, "l1": 0.001, "dale": False}
     rigl = tmp_path / "rigl"
     assert train(rigl, "--epochs", "1", "--sparsity", "0.75", "--rewire", "rigl",
-                 "--drop", "rigl", "--drop-fraction", "0.2") == 0
+                 "--drop", "rigl", "--drop-fraction", "0.2", "--excitatory-fraction",
+                 "0.5") == 0
     rewiring = json.loads((rigl / "config.json").read_text())["config"]["rewiring"]
-    assert rewiring == {"grow": "rigl", "drop": "rigl", "drop_fraction": 0.2}
+    assert rewiring == {"grow": "rigl", "drop": "rigl", "drop_fraction": 0.2,
+                        "excitatory_fraction": 0.5}
 
 
 def test_time_constants_reach_the_run(tmp_path):
