@@ -270,3 +270,14 @@ def test_mpirun_delayprop_ablation_shares_whole_runs_between_ranks(tmp_path):
     # once finished, the sweep under mpirun has nothing left to do
     again = _sweep(2, two, cache)
     assert again.returncode == 0 and " trains " not in again.stderr, again.stderr[-2000:]
+
+
+def test_jobs_under_mpirun_is_a_clear_error(monkeypatch, tmp_path):
+    from delayprop.errors import ConfigError
+    from delayprop.training import parallel
+    from delayprop.training.experiment import ExperimentConfig
+    from delayprop.training.sweep import SweepRun, run_sweep
+    monkeypatch.setattr(parallel, "world", lambda: FakeRanks(0, 2))
+    run = SweepRun(tmp_path / "run", ExperimentConfig(epochs=1))
+    with pytest.raises(ConfigError, match="--jobs 2 under mpirun: each of the 2 ranks"):
+        run_sweep([run], jobs=2, quiet=True)
