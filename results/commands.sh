@@ -85,22 +85,37 @@ delayprop --quiet ablation --data rawhd --epochs 10 --seeds 3 --hidden 256 --max
 # Resumable: run the same command again after a stop.
 ABL="--data rawhd --epochs 40 --hidden 256 --max-delay 25 --weight-sd 0.2 --delay-lr 0.05 \
     --augment-shift 2 --seeds 3 --jobs 2"
-delayprop ablation $ABL --out results/ablation_full   # partly run (38 of 75): continue here
-# The README's reasons why learned structure trails fixed structure, at 12.5 % present,
-# 3 seeds, each against learned_structure_learned_delays/keep0.125 of the sweep above
-# (rewiring each epoch, RigL's gradient over the last 16 batches); Dale's law is the
-# control in the sweep above. One sweep directory per setting:
-# - more rewirings: every 64 and every 16 batches (4 and 16 per epoch instead of 1)
-# delayprop ablation $ABL --models learned_structure_learned_delays --keep 0.125 \
-#     --rewire-every 64 --out results/ablation_rewire64
-# delayprop ablation $ABL --models learned_structure_learned_delays --keep 0.125 \
-#     --rewire-every 16 --out results/ablation_rewire16
+delayprop ablation $ABL --out results/ablation_full   # complete: 75 of 75 runs
+# fixed vs learned Moran's I on the full-length networks at 12.5 % present (3 seeds each)
+delayprop --quiet analyse \
+    --group fixed results/ablation_full/fixed_structure_fixed_delays/keep0.125/seed* \
+    --group learned results/ablation_full/learned_structure_learned_delays/keep0.125/seed* \
+    --out results/analysis_fixed_vs_learned_full
+# The reasons why learned structure trails fixed structure, each against
+# learned_structure_learned_delays of the sweep above (rewiring each epoch, RigL's gradient
+# over the last 16 batches, 80 % positive signs); Dale's law is the control in the sweep
+# above. One sweep directory per setting (--seeds 1 first, then 3):
+ONE="--data rawhd --epochs 40 --hidden 256 --max-delay 25 --weight-sd 0.2 --delay-lr 0.05 \
+    --augment-shift 2 --jobs 2"
+# - balanced signs: half the rewired synapses positive, so that the initial weights have
+#   mean 0 as in fixed structure (80 % positive: 17.7 hidden spikes per neuron in epoch 1
+#   against 2.7 with fixed structure)
+delayprop ablation $ONE --models learned_structure_learned_delays \
+    learned_structure_learned_delays_no_dale --keep 0.5 0.125 --seeds 1 \
+    --excitatory-fraction 0.5 --out results/ablation_reasons/balanced_signs
+ABL1="$ONE --models learned_structure_learned_delays --keep 0.125"
+for seeds in 1 3; do
+# - more rewirings: every 16 and every 64 batches (16 and 4 per epoch instead of 1)
+delayprop ablation $ABL1 --seeds $seeds --rewire-every 16 --out results/ablation_reasons/rewire16
+delayprop ablation $ABL1 --seeds $seeds --rewire-every 64 --out results/ablation_reasons/rewire64
 # - RigL's gradient over the whole epoch instead of its last 16 batches
-# delayprop ablation $ABL --models learned_structure_learned_delays --keep 0.125 \
-#     --grad-window all --out results/ablation_gradall
+delayprop ablation $ABL1 --seeds $seeds --grad-window all --out results/ablation_reasons/gradall
 # - the delay of a regrown synapse chosen by its gradient
-# delayprop ablation $ABL --models learned_structure_learned_delays --keep 0.125 \
-#     --regrow-delay gradient --out results/ablation_regrow_gradient
+delayprop ablation $ABL1 --seeds $seeds --regrow-delay gradient \
+    --out results/ablation_reasons/regrow_gradient
+# - RigL's own drop: the weakest 30 % decaying along a cosine to 0 at 75 % of training
+delayprop ablation $ABL1 --seeds $seeds --drop rigl --out results/ablation_reasons/drop_rigl
+done
 
 # issue 8: export the SpiNNaker-trained network (16-bit weights, delays in ticks) and
 # validate it on the whole test set: delayprop's engine vs Brian2 re-simulation of the export;
