@@ -153,3 +153,28 @@ delayprop --quiet analyse \
 # confusion matrix of the recipe's run (per-class accuracy printed with it)
 delayprop --quiet evaluate results/rawhd_end_recipe_seed1 \
     --confusion results/figures/confusion_rawhd_end_recipe_seed1.png
+
+# issue 14: the paper's protocol. (a) Its time constants (tau 10.05 ms at 10 ms steps =
+# 1.005 steps here), batch 256, 150 epochs, OneCycle peak 5e-3 (and 2e-3), delay lr 0.1,
+# dropout 0.4 per spike, delays in both layers, no augmentation; weight sd 0.6 so that the
+# hidden layer spikes (about 6 spikes per neuron at the start). Both diverged and were stopped
+# (epochs 62 and 42); their metrics are kept.
+delayprop train --data rawhd --epochs 150 --batch-size 256 --tau-mem 1.005 --tau-syn 0.5 \
+    --readout-tau-mem 1.005 --lr 0.005 --delay-lr 0.1 --dropout 0.4 \
+    --delays input_hidden,hidden_output --weight-sd 0.6 --augment-shift 0 --seed 1 \
+    --out results/rawhd_paper_protocol_seed1
+delayprop train --data rawhd --epochs 150 --batch-size 256 --tau-mem 1.005 --tau-syn 0.5 \
+    --readout-tau-mem 1.005 --lr 0.002 --delay-lr 0.1 --dropout 0.4 \
+    --delays input_hidden,hidden_output --weight-sd 0.6 --augment-shift 0 --seed 1 \
+    --out results/rawhd_paper_protocol_lr2e-3_seed1
+# (b) its training protocol with delayprop's time constants (1 ms steps, tau 20/5 ms)
+delayprop train --data rawhd --epochs 150 --batch-size 256 --lr 0.005 --delay-lr 0.1 \
+    --dropout 0.4 --delays input_hidden,hidden_output --augment-shift 0 --seed 1 \
+    --out results/rawhd_paper_training_seed1
+delayprop --quiet curves results/rawhd_end_recipe_seed1 results/rawhd_paper_training_seed1 \
+    results/rawhd_paper_protocol_seed1 results/rawhd_paper_protocol_lr2e-3_seed1 \
+    --labels "recipe (1 ms steps, tau 20, batch 32, 40 ep.)" \
+    "paper's training (batch 256, 150 ep., dropout, both delays)" \
+    "paper's time constants, peak lr 5e-3" "paper's time constants, peak lr 2e-3" \
+    --title "RawHD: the recipe and the paper's protocol (seed 1)" \
+    --out results/figures/curves_paper_protocol.png
