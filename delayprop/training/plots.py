@@ -25,7 +25,11 @@ def plot_learning_curves(runs: dict[str, list[dict]], path, title: str = "") -> 
                         label=f"{name}test")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
-    ax_acc.legend(fontsize="small")
+    if len(runs) > 1:            # beside the axes: several runs' labels would hide curves
+        ax_acc.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
+        fig.set_size_inches(14, 4.5)
+    else:
+        ax_acc.legend(fontsize="small")
     ax_acc.grid(alpha=0.3)
     ax_loss.grid(alpha=0.3)
     if title:
