@@ -178,3 +178,8 @@ delayprop --quiet curves results/rawhd_end_recipe_seed1 results/rawhd_paper_trai
     "paper's time constants, peak lr 5e-3" "paper's time constants, peak lr 2e-3" \
     --title "RawHD: the recipe and the paper's protocol (seed 1)" \
     --out results/figures/curves_paper_protocol.png
+# issue 14, item 6: Moran's I, trained vs untrained, on the newest dense networks (the recipe
+# with the end placement, + learned hidden->output delays, the paper's training protocol);
+# panels of the two with hidden->output delays are aligned by them
+delayprop --quiet analyse results/rawhd_end_recipe_seed1 results/rawhd_p14_end_both_delays \
+    results/rawhd_paper_training_seed1 --out results/analysis_paper_network
