@@ -9,7 +9,10 @@ epochs (timed over the 2nd and 3rd) in two ways on the same machine, in one comm
 
 Reported: seconds per epoch of each, their ratio, Allreduce calls and bytes reduced per
 optimiser step, the milliseconds of one Allreduce in training (including the wait for the
-slower rank) and alone (after a barrier), hidden spikes per neuron. Needs mpi4py and mpiexec (``pip install -e
+slower rank) and alone (after a barrier), hidden spikes per neuron; and a projection of
+an SSC-sized epoch (75,466 samples, batch 256) on 8 and 64 single-core ranks from the
+measured cost per sample and a ring Allreduce over a cluster network (``--bandwidth-gbs``,
+``--latency-us``), for the RawHD network's and the SSC network's gradient sizes. Needs mpi4py and mpiexec (``pip install -e
 ".[mpi]"``); data as in bench_rawhd.py (RawHD or a labelled synthetic stand-in).
 
     python benchmarks/bench_mpi.py [--limit N] [--out results/benchmarks.jsonl]
@@ -84,10 +87,40 @@ def launch(ranks: int, threads: int, limit: int | None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+#: SSC's training split, and what its network (700 -> 256 -> 35, learned input delays)
+#: reduces per optimiser step in float64: input weights and delays, output weights
+SSC_SAMPLES = 75_466
+SSC_BYTES_PER_STEP = 8 * (700 * 256 * 2 + 256 * 35)
+
+
+def projection(seconds_per_sample: float, bytes_rawhd: int, bandwidth_gbs: float,
+               latency_us: float) -> dict:
+    """Projected seconds per SSC-sized epoch at batch 256 on 8 and 64 single-core ranks:
+    compute (``seconds_per_sample`` of one core, measured) / ranks, plus one ring Allreduce
+    per step, ``2 (N-1)/N bytes / bandwidth + 2 (N-1) latency``. Assumes RawHD's cost
+    per sample (an SSC sample has more input events) and no load imbalance."""
+    steps = -(-SSC_SAMPLES // 256)
+    out = {}
+    for ranks in (8, 64):
+        compute = SSC_SAMPLES * seconds_per_sample / ranks
+        for name, nbytes in (("rawhd_net", bytes_rawhd), ("ssc_net", SSC_BYTES_PER_STEP)):
+            reduce = (2 * (ranks - 1) / ranks * nbytes / (bandwidth_gbs * 1e9)
+                      + 2 * (ranks - 1) * latency_us * 1e-6)
+            out[f"ssc_epoch_s_{ranks}ranks_{name}"] = round(compute + steps * reduce, 2)
+            out[f"allreduce_share_{ranks}ranks_{name}"] = round(
+                steps * reduce / (compute + steps * reduce), 3)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=None, help="first N training samples only")
     ap.add_argument("--out", default=None, help="append JSON lines to this file")
+    ap.add_argument("--bandwidth-gbs", type=float, default=10.0,
+                    help="cluster network bandwidth for the projection (GB/s; 10: 100 Gb/s "
+                         "InfiniBand)")
+    ap.add_argument("--latency-us", type=float, default=2.0,
+                    help="cluster network latency per message for the projection (us)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -109,6 +142,12 @@ def main(argv=None):
               "allreduce_ms_alone": round(two["allreduce_ms_alone"], 3),
               "hidden_spikes_per_neuron": [round(one["hidden_spikes_per_neuron"], 3),
                                            round(two["hidden_spikes_per_neuron"], 3)]}
+    per_sample = two["s_per_epoch"] * 2 / two["samples"]        # one core
+    record.update(projection(per_sample, int(two["bytes_reduced_per_step"]),
+                             args.bandwidth_gbs, args.latency_us),
+                  projection_assumes={"bandwidth_gbs": args.bandwidth_gbs,
+                                      "latency_us": args.latency_us, "batch": 256,
+                                      "seconds_per_sample_one_core": round(per_sample, 6)})
     emit(record, args.out)
 
 
