@@ -183,3 +183,22 @@ delayprop --quiet curves results/rawhd_end_recipe_seed1 results/rawhd_paper_trai
 # panels of the two with hidden->output delays are aligned by them
 delayprop --quiet analyse results/rawhd_end_recipe_seed1 results/rawhd_p14_end_both_delays \
     results/rawhd_paper_training_seed1 --out results/analysis_paper_network
+
+# issue 18: the learned-structure models again with balanced signs (50 % positive, so the
+# initial weights have mean 0 as fixed structure's do), 2 seeds (time), all sparsities
+delayprop ablation --data rawhd --epochs 40 --hidden 256 --max-delay 25 --weight-sd 0.2 \
+    --delay-lr 0.05 --augment-shift 2 --jobs 2 --models learned_structure_fixed_delays \
+    learned_structure_learned_delays --seeds 2 --excitatory-fraction 0.5 \
+    --out results/ablation_balanced        # --seeds 3 adds the third seed
+python -c '
+from delayprop.training.ablation import plot_sweeps
+full, bal = "results/ablation_full", "results/ablation_balanced"
+plot_sweeps({
+    "fixed structure, learned delays": (full, "fixed_structure_learned_delays"),
+    "learned structure, learned delays, 80 % positive": (full, "learned_structure_learned_delays"),
+    "learned structure, learned delays, 50 % positive": (bal, "learned_structure_learned_delays"),
+    "fixed structure, fixed delays": (full, "fixed_structure_fixed_delays"),
+    "learned structure, fixed delays, 80 % positive": (full, "learned_structure_fixed_delays"),
+    "learned structure, fixed delays, 50 % positive": (bal, "learned_structure_fixed_delays"),
+}, "results/figures/ablation_balanced_signs.png",
+   "RawHD, 40 epochs: signs of the rewired synapses, 80 % or 50 % positive")'

@@ -30,7 +30,7 @@ import numpy as np
 from delayprop.errors import ConfigError
 
 __all__ = ["MODELS", "PAPER_MODELS", "KEEP_FRACTIONS", "run_ablation", "run_config",
-           "summarise_ablation", "plot_ablation"]
+           "summarise_ablation", "plot_ablation", "plot_sweeps"]
 
 logger = logging.getLogger(__name__)
 
@@ -214,5 +214,41 @@ def plot_ablation(table: list[dict], path, epochs=None) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     path = Path(path)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def plot_sweeps(curves: dict, path, title: str = "") -> Path:
+    """Models of several sweep directories in one plot: ``{label: (out_dir, model)}``,
+    mean ± sd over the finished seeds of each point (e.g. a model of the main sweep
+    beside the same model swept with another setting)."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    present = set()
+    for i, (label, (out_dir, model)) in enumerate(curves.items()):
+        rows = [r for r in _results(Path(out_dir)) if r["model"] == model]
+        if not rows:
+            raise ConfigError(f"no finished runs of {model} under {out_dir}")
+        keeps = sorted({r["keep"] for r in rows}, reverse=True)
+        acc = [[r["test_accuracy"] * 100 for r in rows if r["keep"] == k] for k in keeps]
+        counts = sorted({len(a) for a in acc})
+        seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        ax.errorbar([k * 100 for k in keeps], [np.mean(a) for a in acc],
+                    yerr=[np.std(a, ddof=1) if len(a) > 1 else 0 for a in acc],
+                    color=f"C{i}", marker="os^vD<>"[i % 7], capsize=3,
+                    label=f"{label} ({seeds} seeds)")
+        present.update(k * 100 for k in keeps)
+    ax.set_xscale("log", base=2)
+    ticks = sorted(present, reverse=True)
+    ax.set_xticks(ticks, [f"{p:g}" for p in ticks])
+    ax.minorticks_off()
+    ax.invert_xaxis()
+    ax.set(xlabel="input->hidden synapses present (%)", ylabel="test accuracy (%)")
+    ax.set_title(title or "RawHD ablation (mean ± sd over seeds)", fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path

@@ -255,3 +255,13 @@ def test_ctrl_c_stops_the_workers_and_the_sweep_resumes(tmp_path):
         log = out / "logs" / ("_".join(d.parts[-3:]) + ".log")
         assert re.search(r"resumed .* at epoch [1-8]\n", log.read_text())
     assert all(json.loads((d / "summary.json").read_text())["epochs"] == 8 for d in dirs)
+
+
+def test_sweeps_of_several_directories_share_one_plot(swept, tmp_path):
+    from delayprop.errors import ConfigError
+    from delayprop.training.ablation import plot_sweeps
+    png = plot_sweeps({"a": (swept, "learned_structure_learned_delays"),
+                       "b": (swept, "fixed_structure_learned_delays")}, tmp_path / "p.png")
+    assert png.stat().st_size > 10_000
+    with pytest.raises(ConfigError, match="no finished runs of fixed_structure_fixed_delays"):
+        plot_sweeps({"c": (swept, "fixed_structure_fixed_delays")}, tmp_path / "q.png")
