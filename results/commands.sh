@@ -202,3 +202,11 @@ plot_sweeps({
     "learned structure, fixed delays, 50 % positive": (bal, "learned_structure_fixed_delays"),
 }, "results/figures/ablation_balanced_signs.png",
    "RawHD, 40 epochs: signs of the rewired synapses, 80 % or 50 % positive")'
+
+# issue 14, item 4 and 7: variants of the recipe (seed 1) and the recipe with fixed delays
+# (seeds 2 and 3; seed 1 is rawhd_dense_fixed_delays_shift2)
+delayprop train --data rawhd --seed 1 --readout max_var --out results/rawhd_v_max_var
+delayprop train --data rawhd --seed 1 --augment-time-shift 4 --out results/rawhd_v_time_shift4
+delayprop train --data rawhd --seed 1 --reg-lambda 5e-4 --reg-nu-upper 2 --out results/rawhd_v_reg
+delayprop train --data rawhd --seed 2 --no-delay-learning --out results/rawhd_end_recipe_fixed_seed2
+delayprop train --data rawhd --seed 3 --no-delay-learning --out results/rawhd_end_recipe_fixed_seed3
