@@ -189,7 +189,7 @@ delayprop --quiet analyse results/rawhd_end_recipe_seed1 results/rawhd_p14_end_b
 delayprop ablation --data rawhd --epochs 40 --hidden 256 --max-delay 25 --weight-sd 0.2 \
     --delay-lr 0.05 --augment-shift 2 --jobs 2 --models learned_structure_fixed_delays \
     learned_structure_learned_delays --seeds 2 --excitatory-fraction 0.5 \
-    --out results/ablation_balanced        # --seeds 3 adds the third seed
+    --out results/ablation_balanced        # then --seeds 3: the third seed (run)
 python -c '
 from delayprop.training.ablation import plot_sweeps
 full, bal = "results/ablation_full", "results/ablation_balanced"
