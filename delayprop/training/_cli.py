@@ -157,8 +157,10 @@ def _register_ablation(subparsers) -> None:
         description="Train the paper's four models (structure fixed/learned x delays "
                     "fixed/learned) and the control (learned structure without Dale's law) "
                     "at each sparsity for several seeds; resumable (finished runs are "
-                    "skipped, started ones resume from their checkpoints). Writes "
-                    "ablation.csv, ablation_runs.csv and ablation.png into --out.")
+                    "skipped, started ones resume from their checkpoints). Under "
+                    "'mpirun -n N' the ranks share the runs (a shared file system is "
+                    "needed). Writes ablation.csv, ablation_runs.csv and ablation.png into "
+                    "--out.")
     _add_config_options(p)
     p.add_argument("--seeds", type=int, default=3, help="seeds per model and sparsity")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
