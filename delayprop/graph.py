@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from numpy.typing import NDArray
 
 from delayprop.delays import check_ring_size
 from delayprop.errors import ConfigError, DataError, UnknownNameError
-from delayprop.storage import read_npz, usual_permissions
+from delayprop.storage import commit, read_npz, temporary
 
 __all__ = ["NEURON_KINDS", "NeuronGroup", "Projection", "NetworkGraph", "save_graph",
            "load_graph"]
@@ -190,16 +189,8 @@ def save_graph(path: str | os.PathLike, graph: NetworkGraph) -> Path:
                              "max_delay": int(p.max_delay), "tau_syn": float(p.tau_syn)}
                             for p in graph.projections]}
     arrays = {f"{p.name}/{key}": getattr(p, key) for p in graph.projections for key in _ARRAYS}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    usual_permissions(fd)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    commit(temporary(path, lambda f: np.savez_compressed(f, meta=np.array(json.dumps(meta)),
+                                                         **arrays)), path)
     return path
 
 

@@ -13,9 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import struct
-import tempfile
 import zipfile
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
@@ -25,7 +23,7 @@ import numpy as np
 from filelock import FileLock
 from numpy.typing import NDArray
 
-from delayprop.storage import usual_permissions
+from delayprop.storage import commit, temporary
 
 __all__ = ["CACHE_FORMAT", "hash_key", "save_atomic", "load_valid", "build_lock",
            "StoredArray"]
@@ -44,20 +42,9 @@ def hash_key(payload: Mapping[str, Any]) -> str:
 
 def save_atomic(path: Path, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> None:
     """Write ``arrays`` and ``meta`` to ``path`` so that it appears complete or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    usual_permissions(fd)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            payload = {"format": CACHE_FORMAT, **meta}
-            np.savez(handle, __meta__=np.array(json.dumps(payload)), **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    payload = {"format": CACHE_FORMAT, **meta}
+    commit(temporary(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(payload)),
+                                              **arrays)), path)
 
 
 def load_valid(path: Path, key: str, lazy: Collection[str] = ()

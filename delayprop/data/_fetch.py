@@ -33,7 +33,7 @@ from tqdm import tqdm
 import delayprop
 from delayprop.data._paths import data_root
 from delayprop.errors import ConfigError, DataError
-from delayprop.storage import usual_permissions
+from delayprop.storage import temporary
 
 __all__ = ["ARCHIVES", "DEFAULT_BASE_URL", "URL_ENV", "fetch", "md5sum"]
 
@@ -180,11 +180,10 @@ def _obtain(url: str, archive: Path, md5: str, name: str, progress: bool | None)
 
 
 def _gunzip(archive: Path, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    usual_permissions(fd)
+    tmp = None
     try:
-        with gzip.open(archive, "rb") as source, os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(source, out, _CHUNK)
+        with gzip.open(archive, "rb") as source:
+            tmp = temporary(target, lambda out: shutil.copyfileobj(source, out, _CHUNK))
         with h5py.File(tmp, "r") as handle:
             missing = [d for d in ("spikes/times", "spikes/units", "labels") if d not in handle]
         if missing:
@@ -194,8 +193,9 @@ def _gunzip(archive: Path, target: Path) -> None:
     except (OSError, EOFError) as err:
         raise DataError(f"{archive}: cannot unpack ({err}); delete it and fetch again") from err
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def _untar(archive: Path, target: Path) -> None:
