@@ -94,11 +94,11 @@ class BatchLoop:
         n = len(local)
         self._shard = (lo, total)
         # augmentation is drawn for the global batch, as in one process; a rank keeps its rows
-        self._whole = (indices, lo) if comm and comm.size > 1 else None
-        if not n and self._whole is not None:
+        whole = (indices, lo) if comm and comm.size > 1 else None
+        if not n and whole is not None:
             for f in feeders:
                 f.draw_without_loading(indices)
-        counts = self._forward(feeders, labels, local, dropout=train) if n else \
+        counts = self._forward(feeders, labels, local, dropout=train, whole=whole) if n else \
             [np.zeros((0, self.model.neuron_populations[p].size)) for p in self.hidden]
         rt = self.runtime
         z = rt.readout_sum(self.readout.name)[:n]
@@ -132,15 +132,17 @@ class BatchLoop:
     def _sum(self, arrays: dict) -> dict:
         return self.comm.sum(arrays)
 
-    def _forward(self, feeders, labels, indices, dropout: bool = False) -> list[np.ndarray]:
+    def _forward(self, feeders, labels, indices, dropout: bool = False,
+                 whole=None) -> list[np.ndarray]:
         """Load a batch and run its forward pass; return hidden spike counts per instance.
-        ``dropout``: drop hidden spikes as the compiler says (training), else keep all."""
+        ``dropout``: drop hidden spikes as the compiler says (training), else keep all;
+        ``whole``: this rank's shard within a global batch (``InputFeeder.set_batch``)."""
         rt = self.runtime
         n = len(indices)
         if self.compiler.dropout:
             self._set_dropout(n, dropout)
         for f in feeders:
-            f.set_batch(indices, whole=getattr(self, "_whole", None))
+            f.set_batch(indices, whole=whole)
         rt.labels()[:n] = labels[indices]
         rt.push(handles.LABELS)
         while rt.forward(n):
