@@ -129,7 +129,7 @@ def _only_sweep_in(out_dir: Path, comm):
             lock.acquire(timeout=0)
         except Timeout:
             lock = None
-    if not comm.allgather(lock is not None or not comm.is_root)[0]:
+    if not comm.allgather(lock is not None)[0]:          # rank 0's answer holds for all
         raise ConfigError(f"another sweep is running in {out_dir}; wait for it, or stop it "
                           f"(its runs resume later)")
     try:
@@ -202,18 +202,26 @@ def plot_ablation(table: list[dict], path, epochs=None) -> Path:
         label = model.replace("_", " ").replace(" no dale", ", no Dale's law (control)")
         ax.errorbar(x, y, yerr=e, color=colour, marker=marker, ls=line, capsize=3,
                     label=label)
+    seeds = max(r["seeds"] for r in table)
+    return _finish(fig, ax, {r["active_fraction"] * 100 for r in table},
+                   f"RawHD ablation (mean ± sd over up to {seeds} seeds"
+                   + (f", {epochs} epochs)" if epochs else ")"), path)
+
+
+def _finish(fig, ax, present: set, title: str, path) -> Path:
+    """Axes of accuracy against the share of synapses present (log scale, sparsest on
+    the right), then the file."""
     ax.set_xscale("log", base=2)
-    present = sorted({r["active_fraction"] * 100 for r in table}, reverse=True)
-    ax.set_xticks(present, [f"{p:g}" for p in present])
+    ticks = sorted(present, reverse=True)
+    ax.set_xticks(ticks, [f"{p:g}" for p in ticks])
     ax.minorticks_off()
     ax.invert_xaxis()
     ax.set(xlabel="input->hidden synapses present (%)", ylabel="test accuracy (%)")
-    seeds = max(r["seeds"] for r in table)
-    ax.set_title(f"RawHD ablation (mean ± sd over up to {seeds} seeds"
-                 + (f", {epochs} epochs)" if epochs else ")"), fontsize="medium")
+    ax.set_title(title, fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path
 
@@ -239,16 +247,4 @@ def plot_sweeps(curves: dict, path, title: str = "") -> Path:
                     color=f"C{i}", marker="os^vD<>"[i % 7], capsize=3,
                     label=f"{label} ({seeds} seeds)")
         present.update(k * 100 for k in keeps)
-    ax.set_xscale("log", base=2)
-    ticks = sorted(present, reverse=True)
-    ax.set_xticks(ticks, [f"{p:g}" for p in ticks])
-    ax.minorticks_off()
-    ax.invert_xaxis()
-    ax.set(xlabel="input->hidden synapses present (%)", ylabel="test accuracy (%)")
-    ax.set_title(title or "RawHD ablation (mean ± sd over seeds)", fontsize="medium")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return _finish(fig, ax, present, title or "RawHD ablation (mean ± sd over seeds)", path)

@@ -216,7 +216,7 @@ def _train(run: SweepRun) -> str:
     return ""
 
 
-def claim_path(run: SweepRun) -> Path:
+def _claim_path(run: SweepRun) -> Path:
     directory = Path(run.directory)
     return directory.with_name(directory.name + ".claim")
 
@@ -228,7 +228,7 @@ def _run_over_ranks(todo: list[SweepRun], comm) -> list[tuple[SweepRun, str]]:
     comm.barrier()                       # all ranks have checked the settings
     mine = []
     for index, run in enumerate(todo):
-        lock = FileLock(str(claim_path(run)))
+        lock = FileLock(str(_claim_path(run)))
         Path(run.directory).parent.mkdir(parents=True, exist_ok=True)
         try:
             lock.acquire(timeout=0)
