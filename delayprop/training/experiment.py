@@ -378,12 +378,13 @@ def run_experiment(cfg: ExperimentConfig, out_dir, resume: bool = False, quiet: 
         _check_hardware(cfg, graded)
     net_desc, inp, hid, out, ih = build_network(cfg, train.num_channels, train.num_classes,
                                                  graded)
+    batches = -(-len(y_train) // cfg.batch_size)
+    # before the directory exists: bad settings (e.g. of rewiring) leave nothing behind
+    compiler = make_compiler(cfg, out, ih, num_steps, batches, communicator=comm)
     comm.barrier()                   # every rank has checked the directory before rank 0 writes
     if root:
         with storage.guarded(out_dir, "create"):
             out_dir.mkdir(parents=True, exist_ok=True)
-    batches = -(-len(y_train) // cfg.batch_size)
-    compiler = make_compiler(cfg, out, ih, num_steps, batches, communicator=comm)
     net = compiler.compile(net_desc, name=f"run_{cfg.data}")
     try:
         meta = resume_run(out_dir, net, write=root) if resume else None

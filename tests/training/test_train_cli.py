@@ -130,6 +130,14 @@ def test_every_rewiring_option_reaches_the_run(tmp_path):
                         "excitatory_fraction": 0.5}
 
 
+def test_bad_rewiring_settings_leave_no_run_directory(tmp_path, capsys):
+    out = tmp_path / "bad"
+    assert train(out, "--epochs", "1", "--sparsity", "0.75", "--rewire", "rigl",
+                 "--drop", "rigl", "--drop-fraction", "1.5") == 1
+    assert "drop_fraction must lie in [0, 1]" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_time_constants_reach_the_run(tmp_path):
     out = tmp_path / "fast"
     assert train(out, "--epochs", "1", "--tau-mem", "1.005", "--tau-syn", "0.5",
